@@ -1,0 +1,186 @@
+"""Composition root: builds the real collaborators from settings, once, and runs the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+
+from consumer.clock import Clock, SystemClock
+from consumer.errors import ConfigurationError
+from consumer.executor import CognitoExecutor
+from consumer.idempotency import DynamoStore, IdempotencyStore, MemoryStore
+from consumer.observe import Observer
+from consumer.policy import Backoff, RetryPolicy
+from consumer.processor import Processor
+from consumer.ratelimit import AdaptiveRateLimiter, AimdConfig
+from consumer.router import Router
+from consumer.settings import Settings
+from consumer.sqs import SqsQueue, resolve_dlq_url
+from consumer.worker import Worker, WorkerConfig, WorkerStats
+
+if TYPE_CHECKING:
+    from types_aiobotocore_cognito_identity import CognitoIdentityClient
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_sqs import SQSClient
+
+log = structlog.get_logger("consumer.app")
+
+
+def sqs_config(settings: Settings) -> AioConfig:
+    return AioConfig(
+        # The read timeout sits above the long poll so a dead connection cannot hang a receive.
+        read_timeout=settings.wait_time_seconds + 10,
+        connect_timeout=5,
+        retries={"mode": "standard", "total_max_attempts": 3},
+        max_pool_connections=settings.concurrency + 10,
+    )
+
+
+def cognito_config(settings: Settings) -> AioConfig:
+    return AioConfig(
+        read_timeout=settings.call_timeout_seconds,
+        connect_timeout=5,
+        # `legacy` would not retry TooManyRequestsException (HTTP 400); `standard` does, but only
+        # once: the rate limiter and delayed re-enqueue handle throttling without holding a slot.
+        retries={"mode": "standard", "total_max_attempts": 2},
+        max_pool_connections=settings.concurrency + 4,
+    )
+
+
+def dynamodb_config(settings: Settings) -> AioConfig:
+    return AioConfig(
+        read_timeout=5,
+        connect_timeout=3,
+        retries={"mode": "standard", "total_max_attempts": 3},
+        max_pool_connections=settings.concurrency + 4,
+    )
+
+
+@dataclass(slots=True)
+class Clients:
+    sqs: SQSClient
+    cognito: CognitoIdentityClient
+    dynamodb: DynamoDBClient | None
+
+
+@contextlib.asynccontextmanager
+async def open_clients(
+    settings: Settings, session: AioSession | None = None
+) -> AsyncIterator[Clients]:
+    """One session and one long-lived client per service for the worker's lifetime."""
+    session = session or get_session()
+    region = settings.region or session.get_config_variable("region")
+    if not region:
+        raise ConfigurationError("AWS_REGION: no region configured (set AWS_REGION)")
+    async with contextlib.AsyncExitStack() as stack:
+        sqs = await stack.enter_async_context(
+            session.create_client("sqs", region_name=region, config=sqs_config(settings))
+        )
+        cognito = await stack.enter_async_context(
+            session.create_client(
+                "cognito-identity", region_name=region, config=cognito_config(settings)
+            )
+        )
+        dynamodb = None
+        if settings.idempotency_table:
+            dynamodb = await stack.enter_async_context(
+                session.create_client(
+                    "dynamodb", region_name=region, config=dynamodb_config(settings)
+                )
+            )
+        yield Clients(sqs, cognito, dynamodb)
+
+
+def build_limiter(settings: Settings, clock: Clock) -> AdaptiveRateLimiter:
+    aimd = AimdConfig() if settings.adaptive_rate else None
+    return AdaptiveRateLimiter(clock, settings.rate_limit, aimd)
+
+
+def build_store(settings: Settings, clients: Clients, clock: Clock) -> IdempotencyStore:
+    if settings.idempotency_table and clients.dynamodb is not None:
+        return DynamoStore(
+            clients.dynamodb, settings.idempotency_table, clock, settings.idempotency_ttl_seconds
+        )
+    return MemoryStore(clock, settings.idempotency_ttl_seconds)
+
+
+async def build_worker(
+    settings: Settings,
+    clients: Clients,
+    clock: Clock | None = None,
+    observer: Observer | None = None,
+) -> tuple[Worker, AdaptiveRateLimiter]:
+    clock = clock or SystemClock()
+    dlq_url = settings.dlq_url or await resolve_dlq_url(clients.sqs, settings.queue_url)
+    if not dlq_url:
+        raise ConfigurationError(
+            "UNLINK_DLQ_URL: not set and the queue has no RedrivePolicy naming a DLQ"
+        )
+    queue = SqsQueue(clients.sqs, settings.queue_url, dlq_url, settings.visibility_timeout_seconds)
+    limiter = build_limiter(settings, clock)
+    executor = CognitoExecutor(clients.cognito, limiter, settings.call_timeout_seconds)
+    policy = RetryPolicy(
+        max_attempts=settings.max_attempts,
+        max_throttle_attempts=settings.max_throttle_attempts,
+        backoff=Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds),
+    )
+    store = build_store(settings, clients, clock)
+    # A claim outlives the message's visibility a little so a live command keeps its lock.
+    lock_seconds = settings.visibility_timeout_seconds + settings.call_timeout_seconds
+    processor = Processor(executor, store, policy, lock_seconds, fifo=queue.is_fifo)
+    visibility = settings.visibility_timeout_seconds
+
+    def capacity() -> int:
+        # Back-pressure: hold no more than can start within half the visibility timeout.
+        rate = limiter.rate
+        if rate is None:
+            return settings.concurrency
+        return max(1, min(settings.concurrency, int(rate * visibility / 2)))
+
+    config = WorkerConfig(
+        concurrency=settings.concurrency,
+        wait_time_seconds=settings.wait_time_seconds,
+        visibility_timeout_seconds=visibility,
+        grace_period_seconds=settings.grace_period_seconds,
+    )
+    worker = Worker(queue, processor, Router(queue), config, clock, observer, capacity)
+    return worker, limiter
+
+
+def install_signal_handlers(worker: Worker) -> None:
+    """First SIGTERM/SIGINT: graceful stop. Second: exit at once."""
+    loop = asyncio.get_running_loop()
+    received = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal received
+        received += 1
+        if received == 1:
+            log.info("shutdown_requested", signal=signal.Signals(signum).name)
+            worker.stop()
+        else:
+            log.warning("shutdown_forced", signal=signal.Signals(signum).name)
+            os._exit(130)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+
+async def run(settings: Settings, *, until_idle: bool = False) -> WorkerStats:
+    """The whole worker: clients, collaborators, signals, the loop."""
+    async with open_clients(settings) as clients:
+        worker, limiter = await build_worker(settings, clients)
+        install_signal_handlers(worker)
+        log.info("worker_started", settings=settings.model_dump(mode="json"), limiter=repr(limiter))
+        stats = await worker.run(until_idle=until_idle)
+        log.info("worker_stopped", outcomes=dict(stats.outcomes), received=stats.received)
+        return stats

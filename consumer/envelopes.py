@@ -1,0 +1,56 @@
+"""Decodes a message body: a raw command, or one wrapped by SNS or EventBridge.
+
+Wrapping lets an account-deletion event be routed straight to the queue. The envelope's own id
+becomes the command's id when the command has none, so a redelivered event is recognised.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from consumer.commands import UnlinkDeveloperIdentity, UnlinkIdentity, parse_payload
+from consumer.errors import MalformedCommand
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _unwrap(payload: Any) -> tuple[Any, str | None]:
+    if not isinstance(payload, dict):
+        return payload, None
+    if payload.get("Type") == "Notification" and "TopicArn" in payload and "Message" in payload:
+        message = payload["Message"]
+        if not isinstance(message, str):
+            raise MalformedCommand("SNS Message: expected a JSON string")
+        try:
+            inner = json.loads(message)
+        except json.JSONDecodeError as exc:
+            raise MalformedCommand(f"SNS Message is not JSON: {exc.msg}") from None
+        except RecursionError:
+            raise MalformedCommand("SNS Message is not JSON: nested too deeply") from None
+        return inner, _str_or_none(payload.get("MessageId"))
+    if "detail-type" in payload and "source" in payload and "detail" in payload:
+        return payload["detail"], _str_or_none(payload.get("id"))
+    return payload, None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def decode(body: str) -> UnlinkDeveloperIdentity | UnlinkIdentity:
+    """Body text -> validated command, or `MalformedCommand` naming what is wrong."""
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedCommand(f"body: larger than {MAX_BODY_BYTES} bytes")
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise MalformedCommand(f"body is not JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise MalformedCommand(f"body is not JSON: {type(exc).__name__}") from None
+    except RecursionError:
+        raise MalformedCommand("body is not JSON: nested too deeply") from None
+    inner, envelope_id = _unwrap(payload)
+    if envelope_id is not None and isinstance(inner, dict) and "command_id" not in inner:
+        inner = {**inner, "command_id": envelope_id}
+    return parse_payload(inner)

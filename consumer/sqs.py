@@ -1,0 +1,231 @@
+"""The queue adapter: receive, ack, re-enqueue, dead-letter and visibility changes, all batched."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from consumer.batching import BatchCall, Batcher
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
+
+# Message attributes the worker reads and writes; SQS allows ten per message.
+ATTEMPTS = "unlink-attempts"
+THROTTLES = "unlink-throttles"
+DEFERRALS = "unlink-deferrals"
+FIRST_SEEN = "unlink-first-seen"
+SOURCE_ID = "unlink-source-message-id"
+LAST_ERROR = "unlink-last-error"
+REASON = "unlink-reason"
+DETAIL = "unlink-detail"
+REDRIVEN = "unlink-redriven"
+OWN_ATTRIBUTES = frozenset(
+    {ATTEMPTS, THROTTLES, DEFERRALS, FIRST_SEEN, SOURCE_ID, LAST_ERROR, REASON, DETAIL, REDRIVEN}
+)
+MAX_ATTRIBUTES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One received message, with the attributes the worker needs decoded."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    sent_timestamp_ms: int
+    group_id: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_sqs(cls, raw: Any) -> Message:
+        system = raw.get("Attributes", {})
+        attributes = {
+            name: value["StringValue"]
+            for name, value in raw.get("MessageAttributes", {}).items()
+            if "StringValue" in value
+        }
+        return cls(
+            message_id=raw["MessageId"],
+            receipt_handle=raw["ReceiptHandle"],
+            body=raw.get("Body", ""),
+            receive_count=int(system.get("ApproximateReceiveCount", "1")),
+            sent_timestamp_ms=int(system.get("SentTimestamp", "0")),
+            group_id=system.get("MessageGroupId"),
+            attributes=attributes,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def empty(self) -> bool:
+        return self.visible == self.in_flight == self.delayed == 0
+
+
+class MessageQueue(Protocol):
+    """What the worker and the router need from a queue."""
+
+    @property
+    def is_fifo(self) -> bool: ...
+
+    async def receive(self, max_messages: int, wait_seconds: int) -> list[Message]: ...
+
+    async def delete(self, message: Message) -> None: ...
+
+    async def send(
+        self, body: str, attributes: dict[str, str], *, delay: int, like: Message
+    ) -> None: ...
+
+    async def dead_letter(
+        self, body: str, attributes: dict[str, str], *, like: Message
+    ) -> None: ...
+
+    async def change_visibility(self, message: Message, seconds: int) -> None: ...
+
+    async def depth(self) -> QueueDepth: ...
+
+    async def flush(self) -> None: ...
+
+
+def _string_attributes(attributes: dict[str, str]) -> dict[str, Any]:
+    return {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+
+
+def _entry_size(body: str, attributes: dict[str, str]) -> int:
+    return len(body.encode()) + sum(len(k) + len(v.encode()) + 6 for k, v in attributes.items())
+
+
+class SqsQueue:
+    """An SQS queue and its DLQ behind one long-lived aiobotocore client."""
+
+    def __init__(
+        self,
+        client: SQSClient,
+        queue_url: str,
+        dlq_url: str,
+        visibility_timeout: int,
+        linger: float = 0.01,
+    ) -> None:
+        self._client = client
+        self.queue_url = queue_url
+        self.dlq_url = dlq_url
+        self._visibility = visibility_timeout
+        self._deletes = Batcher(self._delete_batch, "delete", linger)
+        self._sends = Batcher(self._send_batch(queue_url), "send", linger)
+        self._dlq_sends = Batcher(self._send_batch(dlq_url), "dlq-send", linger)
+        self._visibility_changes = Batcher(self._visibility_batch, "visibility", linger)
+
+    def __repr__(self) -> str:
+        return f"SqsQueue({self.queue_url!r}, dlq={self.dlq_url!r})"
+
+    @property
+    def is_fifo(self) -> bool:
+        return self.queue_url.endswith(".fifo")
+
+    async def receive(self, max_messages: int, wait_seconds: int) -> list[Message]:
+        response = await self._client.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max(1, min(10, max_messages)),
+            WaitTimeSeconds=wait_seconds,
+            VisibilityTimeout=self._visibility,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return [Message.from_sqs(raw) for raw in response.get("Messages", [])]
+
+    async def delete(self, message: Message) -> None:
+        await self._deletes.submit({"ReceiptHandle": message.receipt_handle})
+
+    async def send(
+        self, body: str, attributes: dict[str, str], *, delay: int, like: Message
+    ) -> None:
+        entry: dict[str, Any] = {
+            "MessageBody": body,
+            "MessageAttributes": _string_attributes(attributes),
+        }
+        if self.is_fifo:
+            # FIFO queues have no per-message delay; FIFO retries use visibility instead.
+            entry["MessageGroupId"] = like.group_id or "default"
+            entry["MessageDeduplicationId"] = f"{like.message_id}-{attributes.get(ATTEMPTS, 0)}"
+        else:
+            entry["DelaySeconds"] = max(0, min(900, delay))
+        await self._sends.submit(entry, _entry_size(body, attributes))
+
+    async def dead_letter(self, body: str, attributes: dict[str, str], *, like: Message) -> None:
+        entry: dict[str, Any] = {
+            "MessageBody": body,
+            "MessageAttributes": _string_attributes(attributes),
+        }
+        if self.dlq_url.endswith(".fifo"):
+            entry["MessageGroupId"] = like.group_id or "default"
+            entry["MessageDeduplicationId"] = f"{like.message_id}-dlq"
+        await self._dlq_sends.submit(entry, _entry_size(body, attributes))
+
+    async def change_visibility(self, message: Message, seconds: int) -> None:
+        await self._visibility_changes.submit(
+            {"ReceiptHandle": message.receipt_handle, "VisibilityTimeout": max(0, seconds)}
+        )
+
+    async def depth(self) -> QueueDepth:
+        response = await self._client.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )
+        attrs = response.get("Attributes", {})
+        return QueueDepth(
+            visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            delayed=int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+        )
+
+    async def flush(self) -> None:
+        for batcher in (self._sends, self._dlq_sends, self._visibility_changes, self._deletes):
+            await batcher.flush()
+
+    # The batchers build entries as plain dicts; the typed stubs want TypedDicts.
+    async def _delete_batch(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        response = await self._client.delete_message_batch(
+            QueueUrl=self.queue_url, Entries=cast(Any, entries)
+        )
+        return dict(response)
+
+    def _send_batch(self, url: str) -> BatchCall:
+        async def call(entries: list[dict[str, Any]]) -> dict[str, Any]:
+            response = await self._client.send_message_batch(
+                QueueUrl=url, Entries=cast(Any, entries)
+            )
+            return dict(response)
+
+        return call
+
+    async def _visibility_batch(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        response = await self._client.change_message_visibility_batch(
+            QueueUrl=self.queue_url, Entries=cast(Any, entries)
+        )
+        return dict(response)
+
+
+async def resolve_dlq_url(client: SQSClient, queue_url: str) -> str | None:
+    """The DLQ named by the queue's RedrivePolicy, when there is one."""
+    response = await client.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["RedrivePolicy", "QueueArn"]
+    )
+    policy = response.get("Attributes", {}).get("RedrivePolicy")
+    if not policy:
+        return None
+    arn = json.loads(policy)["deadLetterTargetArn"]
+    name = arn.rsplit(":", 2)
+    owner, queue_name = name[-2], name[-1]
+    url = await client.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=owner)
+    return url["QueueUrl"]
