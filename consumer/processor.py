@@ -47,6 +47,9 @@ def _int(value: str | None) -> int:
 class Result:
     outcome: Outcome
     command: Command | None
+    # A dead letter is recorded only once the DLQ has it (see `settle`), so a failed DLQ send
+    # can never leave a record that makes the redelivered message look like a duplicate.
+    unsettled_key: str | None = None
 
 
 class Processor:
@@ -74,19 +77,26 @@ class Processor:
         try:
             command = decode(message.body)
         except errors.MalformedCommand as exc:
-            return Result(await self._malformed(message, exc, attempts), None)
+            key = "body:" + hashlib.sha256(message.body.encode()).hexdigest()
+            outcome = await self._malformed(key, message, exc, attempts)
+            return Result(outcome, None, key if isinstance(outcome, DeadLetter) else None)
         structlog.contextvars.bind_contextvars(action=command.action_name())
+        key = command.idempotency_key()
         try:
-            outcome = await self._run(command, message, attempts)
+            outcome = await self._run(key, command, message, attempts)
         except errors.UnlinkError as exc:
-            outcome = self._policy.decide(exc, attempts)
-        return Result(outcome, command)
+            return Result(self._policy.decide(exc, attempts), command)
+        return Result(outcome, command, key if isinstance(outcome, DeadLetter) else None)
+
+    async def settle(self, result: Result) -> None:
+        """Records a dead letter after the DLQ accepted it: duplicates of it are then absorbed."""
+        if result.unsettled_key is not None:
+            await self._record(result.unsettled_key, result.outcome)
 
     async def _malformed(
-        self, message: Message, error: errors.MalformedCommand, attempts: Attempts
+        self, key: str, message: Message, error: errors.MalformedCommand, attempts: Attempts
     ) -> Outcome:
         """Poison pills skip retries; a resent copy of the same bad body is dead-lettered once."""
-        key = "body:" + hashlib.sha256(message.body.encode()).hexdigest()
         redriven = message.attributes.get(REDRIVEN) == "true"
         try:
             claim = await self._store.claim(key, self._lock_seconds, redriven=redriven)
@@ -94,12 +104,13 @@ class Processor:
             claim = None  # dead-letter it all the same: a second copy is better than a lost one
         if claim is not None and claim.state is ClaimState.COMPLETED:
             return Ack("duplicate")
-        outcome = self._policy.decide(error, attempts)
-        await self._record(key, outcome)
-        return outcome
+        if claim is not None and claim.state is ClaimState.IN_PROGRESS:
+            return self._policy.decide(errors.InProgressElsewhere("copy being handled"), attempts)
+        return self._policy.decide(error, attempts)
 
-    async def _run(self, command: Command, message: Message, attempts: Attempts) -> Outcome:
-        key = command.idempotency_key()
+    async def _run(
+        self, key: str, command: Command, message: Message, attempts: Attempts
+    ) -> Outcome:
         redriven = message.attributes.get(REDRIVEN) == "true"
         claim = await self._store.claim(key, self._lock_seconds, redriven=redriven)
         if claim.state is ClaimState.COMPLETED:
@@ -117,7 +128,8 @@ class Processor:
             ack = await self._attempt(command, may_be_applied=earlier)
         except errors.UnlinkError as exc:
             outcome = self._policy.decide(exc, attempts)
-            await self._record(key, outcome)
+            if not isinstance(outcome, DeadLetter):
+                await self._record(key, outcome)
             return outcome
         except BaseException:
             await self._record(key, None)

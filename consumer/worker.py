@@ -228,6 +228,7 @@ class Worker:
                 return
             result = await self._processor.process(message)
             await self._router.apply(message, result.outcome)
+            await self._processor.settle(result)
             succeeded = not isinstance(result.outcome, Retry | Release)
             self._report(result, self._clock.monotonic() - started_at, message)
         except asyncio.CancelledError:

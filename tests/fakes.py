@@ -1,0 +1,46 @@
+"""Fakes for pure-logic unit tests; every behaviour also has a test through the real protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from consumer import errors
+from consumer.commands import UnlinkDeveloperIdentity, UnlinkIdentity
+
+Command = UnlinkDeveloperIdentity | UnlinkIdentity
+
+
+@dataclass
+class FakeClock:
+    now: float = 1_000_000.0
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@dataclass
+class ScriptedExecutor:
+    """Raises the scripted errors in turn, then succeeds; `applied` decides `is_applied`."""
+
+    script: list[errors.UnlinkError] = field(default_factory=list)
+    applied: bool = False
+    calls: int = 0
+    checks: int = 0
+
+    async def execute(self, command: Command) -> None:
+        self.calls += 1
+        if self.script:
+            raise self.script.pop(0)
+        self.applied = True
+
+    async def is_applied(self, command: Command) -> bool:
+        self.checks += 1
+        return self.applied
