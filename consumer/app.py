@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from consumer.clock import Clock, SystemClock
 from consumer.errors import ConfigurationError
 from consumer.executor import CognitoExecutor
 from consumer.idempotency import DynamoStore, IdempotencyStore, MemoryStore
+from consumer.metrics import Health, PrometheusObserver, make_app, serve
 from consumer.observe import Observer
 from consumer.policy import Backoff, RetryPolicy
 from consumer.processor import Processor
@@ -175,12 +177,38 @@ def install_signal_handlers(worker: Worker) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
 
 
+def _health(worker: Worker, limiter: AdaptiveRateLimiter, settings: Settings) -> Health:
+    # The loop ticks at least once per long poll; three missed polls means it is stuck.
+    stale_after = max(60.0, settings.wait_time_seconds * 3.0)
+
+    def alive() -> tuple[bool, str]:
+        age = time.monotonic() - worker.loop_heartbeat_at
+        return age < stale_after, f"loop ticked {age:.1f}s ago"
+
+    def ready() -> tuple[bool, str]:
+        if worker.last_receive_at is None:
+            return False, "no receive has answered yet"
+        age = time.monotonic() - worker.last_receive_at
+        return age < stale_after, f"last receive answered {age:.1f}s ago"
+
+    return Health(alive, ready, lambda: limiter.rate)
+
+
 async def run(settings: Settings, *, until_idle: bool = False) -> WorkerStats:
-    """The whole worker: clients, collaborators, signals, the loop."""
+    """The whole worker: clients, collaborators, metrics, signals, the loop."""
+    observer = PrometheusObserver() if settings.metrics_port is not None else None
     async with open_clients(settings) as clients:
-        worker, limiter = await build_worker(settings, clients)
+        worker, limiter = await build_worker(settings, clients, observer=observer)
+        runner = None
+        if observer is not None and settings.metrics_port is not None:
+            app = make_app(observer, _health(worker, limiter, settings))
+            runner = await serve(app, settings.metrics_port)
         install_signal_handlers(worker)
         log.info("worker_started", settings=settings.model_dump(mode="json"), limiter=repr(limiter))
-        stats = await worker.run(until_idle=until_idle)
+        try:
+            stats = await worker.run(until_idle=until_idle)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
         log.info("worker_stopped", outcomes=dict(stats.outcomes), received=stats.received)
         return stats
