@@ -1,0 +1,1 @@
+"""Tests of the deployment artefacts: infra/ (CloudFormation, Kubernetes) and the Dockerfile."""
