@@ -1,0 +1,1 @@
+"""The embedded local AWS stack: moto in server mode plus a stateful Cognito Identity."""
