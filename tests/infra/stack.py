@@ -33,13 +33,11 @@ IDENTITY_POOL_ARN = (
     f"{REGION}:00000000-0000-4000-8000-000000000000"
 )
 
-# Parameters without a default in the template, plus the switch for the ECS service.
-DEFAULT_PARAMETERS: Mapping[str, str] = {
-    "IdentityPoolArn": IDENTITY_POOL_ARN,
+# The one parameter without a default.
+DEFAULT_PARAMETERS: Mapping[str, str] = {"IdentityPoolArn": IDENTITY_POOL_ARN}
+# What DeployService=true needs besides; moto does not check that the network exists.
+SERVICE_PARAMETERS: Mapping[str, str] = {
     "ContainerImage": "cognito-unlink-consumer:test",
-}
-# Made-up network for DeployService=true; moto does not check that they exist.
-FAKE_NETWORK: Mapping[str, str] = {
     "Subnets": "subnet-0123456789abcdef0",
     "SecurityGroups": "sg-0123456789abcdef0",
 }
@@ -96,7 +94,7 @@ def deploy_stack(
     values = dict(DEFAULT_PARAMETERS)
     values["DeployService"] = "true" if deploy_service else "false"
     if deploy_service:
-        values.update(FAKE_NETWORK)
+        values.update(SERVICE_PARAMETERS)
     values.update(parameters or {})
 
     cloudformation = aws_client("cloudformation", endpoint_url)

@@ -47,6 +47,16 @@ def test_only_the_service_depends_on_deploy_service(resources: dict[str, dict[st
     assert conditional == SERVICE_RESOURCES
 
 
+def test_service_parameters_are_required_with_the_service(template: dict[str, Any]) -> None:
+    """They default to empty so that DeployService=false needs none; a rule demands them."""
+    rule = template["Rules"]["ServiceParameters"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "DeployService"}, "true"]}
+    asserted = str(rule["Assertions"])
+    for name in ("ContainerImage", "Subnets", "SecurityGroups"):
+        assert template["Parameters"][name]["Default"] == ""
+        assert f"'Ref': '{name}'" in asserted
+
+
 def test_queues(resources: dict[str, dict[str, Any]]) -> None:
     queue = _properties(resources, "CommandQueue")
     dlq = _properties(resources, "DeadLetterQueue")
