@@ -1,0 +1,64 @@
+"""One local stack per test module, clients without retries, and a fresh pool per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+from consumer.local.faults import Faults
+from consumer.local.seed import SeededPool, create_pool
+from consumer.local.stack import LocalStack
+
+if TYPE_CHECKING:
+    from types_aiobotocore_cognito_identity import CognitoIdentityClient
+
+# Injected errors must reach the test as they are, not be retried away.
+NO_RETRIES = AioConfig(retries={"max_attempts": 1, "mode": "standard"})
+# Lets malformed requests reach the server, whose validation is what is under test.
+UNVALIDATED = AioConfig(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
+
+
+@pytest.fixture(scope="module")
+def module_stack() -> Iterator[LocalStack]:
+    with LocalStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def stack(module_stack: LocalStack) -> Iterator[LocalStack]:
+    """The module's stack, its faults back to none after each test."""
+    yield module_stack
+    module_stack.faults.update(Faults().to_json())
+
+
+def client_kwargs(stack: LocalStack, config: AioConfig = NO_RETRIES) -> dict[str, Any]:
+    return {
+        "endpoint_url": stack.endpoint_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "config": config,
+    }
+
+
+@pytest.fixture
+async def cognito(stack: LocalStack) -> AsyncIterator[CognitoIdentityClient]:
+    async with get_session().create_client("cognito-identity", **client_kwargs(stack)) as client:
+        yield client
+
+
+@pytest.fixture
+async def raw_cognito(stack: LocalStack) -> AsyncIterator[CognitoIdentityClient]:
+    """A client that sends whatever it is given, for server-side validation tests."""
+    kwargs = client_kwargs(stack, UNVALIDATED)
+    async with get_session().create_client("cognito-identity", **kwargs) as client:
+        yield client
+
+
+@pytest.fixture
+async def pool(cognito: CognitoIdentityClient) -> SeededPool:
+    return await create_pool(cognito)
