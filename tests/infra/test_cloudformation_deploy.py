@@ -198,7 +198,7 @@ def test_task_definition_runs_the_worker(moto_endpoint: str, outputs: dict[str, 
     assert env["UNLINK_QUEUE_URL"] == outputs["QueueUrl"]
     assert env["UNLINK_DLQ_URL"] == outputs["DeadLetterQueueUrl"]
     assert env["UNLINK_IDEMPOTENCY_TABLE"] == outputs["IdempotencyTableName"]
-    assert env["AWS_REGION"] == "us-east-1"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     # Optional setting left empty: not set at all (an empty value would fail validation).
     assert "UNLINK_RATE_LIMIT" not in env
     # The worker must accept this environment as it is.

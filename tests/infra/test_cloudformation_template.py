@@ -191,7 +191,9 @@ def test_container_environment_is_the_workers(resources: dict[str, dict[str, Any
         env[variable["Name"]] = variable["Value"]
 
     known = {f"UNLINK_{name.upper()}" for name in Settings.model_fields}
-    assert set(env) - {"AWS_REGION"} <= known
+    assert set(env) - {"AWS_REGION", "AWS_DEFAULT_REGION"} <= known
+    # botocore reads AWS_DEFAULT_REGION, not AWS_REGION.
+    assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == {"Ref": "AWS::Region"}
     assert {
         "UNLINK_QUEUE_URL",
         "UNLINK_DLQ_URL",

@@ -144,7 +144,9 @@ def test_schemas_reject_mistakes(
 def test_configmap_is_the_workers_settings(manifests: dict[str, dict[str, Any]]) -> None:
     data: dict[str, str] = manifests["ConfigMap"]["data"]
     known = {f"UNLINK_{name.upper()}" for name in Settings.model_fields}
-    assert set(data) - {"AWS_REGION"} <= known
+    assert set(data) - {"AWS_REGION", "AWS_DEFAULT_REGION"} <= known
+    # botocore reads AWS_DEFAULT_REGION, not AWS_REGION.
+    assert data["AWS_DEFAULT_REGION"] == data["AWS_REGION"]
     settings = Settings.model_validate(
         {k.removeprefix("UNLINK_").lower(): v for k, v in data.items() if k.startswith("UNLINK_")}
     )
@@ -246,3 +248,4 @@ def test_kustomize_build(tmp_path: Path) -> None:
     (trigger,) = resources["ScaledObject"]["spec"]["triggers"]
     assert trigger["metadata"]["queueURL"] == queue_url
     assert trigger["metadata"]["awsRegion"] == "eu-west-1"
+    assert resources["ConfigMap"]["data"]["AWS_DEFAULT_REGION"] == "eu-west-1"
