@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumer.errors import ConfigurationError
@@ -15,7 +15,9 @@ SQS_MAX_DELAY_SECONDS = 900
 class Settings(BaseSettings):
     """Everything the worker needs; nothing else in the package reads `os.environ`."""
 
-    model_config = SettingsConfigDict(env_prefix="UNLINK_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="UNLINK_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     queue_url: str = Field(min_length=1, description="The command queue.")
     dlq_url: str | None = Field(
@@ -41,7 +43,13 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    region: str | None = Field(default=None, description="Defaults to the standard AWS variables.")
+    region: str | None = Field(
+        default=None,
+        # botocore reads AWS_DEFAULT_REGION only; containers usually set AWS_REGION.
+        validation_alias=AliasChoices(
+            "UNLINK_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "region"
+        ),
+    )
 
     @field_validator("backoff_max_seconds")
     @classmethod
