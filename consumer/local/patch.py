@@ -43,8 +43,8 @@ class MotoChangedError(RuntimeError):
     """moto's Cognito Identity is no longer what this package patches."""
 
 
-def _check_moto() -> None:
-    cls = CognitoIdentityResponse
+def check_moto(cls: type = CognitoIdentityResponse) -> None:
+    """MotoChangedError unless moto lacks every method we add and has every one we replace."""
     for name in ADDED:
         if hasattr(cls, name):
             raise MotoChangedError(
@@ -63,7 +63,7 @@ def install() -> None:
     with _lock:
         if getattr(cls, _INSTALLED, False):
             return
-        _check_moto()
+        check_moto()
         for name, method in {**ADDED, **REPLACED}.items():
             setattr(cls, name, method)
         for name, (check, after) in GUARDED.items():

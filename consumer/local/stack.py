@@ -13,6 +13,7 @@ surface. It always binds 127.0.0.1: nothing outside this machine can reach it.
 
 from __future__ import annotations
 
+import socket
 import threading
 from types import TracebackType
 from typing import Final, Self
@@ -40,12 +41,26 @@ class _QuietHandler(MotoRequestHandler):
         return
 
 
+def _listen(port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1; werkzeug would `sys.exit(1)` on a taken port instead."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, port))
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
 class LocalStack:
     """moto in server mode plus our Cognito Identity, faults and ledger, on 127.0.0.1.
 
     The server is built like `moto.server.ThreadedMotoServer` builds it, with two differences:
-    the port is bound in the caller's thread, so a taken port raises here instead of hanging
-    `start()`, and the WSGI application is wrapped by the gateway.
+    the port is bound by us in the caller's thread, so a taken port raises OSError from `start()`
+    (ThreadedMotoServer's thread exits and its `start()` waits forever), and the WSGI application
+    is wrapped by the gateway.
     """
 
     def __init__(
@@ -77,9 +92,18 @@ class LocalStack:
     def start(self) -> Self:
         if self._server is not None:
             return self
-        server = make_server(
-            HOST, self._requested_port, self._gateway, threaded=True, request_handler=_QuietHandler
-        )
+        listener = _listen(self._requested_port)
+        try:
+            server = make_server(
+                HOST,
+                listener.getsockname()[1],
+                self._gateway,
+                threaded=True,
+                request_handler=_QuietHandler,
+                fd=listener.fileno(),  # werkzeug duplicates it
+            )
+        finally:
+            listener.close()
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -111,14 +135,21 @@ class LocalStack:
         self.stop()
 
     @property
-    def port(self) -> int:
+    def address(self) -> tuple[str, int]:
+        """The (host, port) the server socket is bound to."""
         if self._server is None:
             raise RuntimeError("the local stack is not running; call start() first")
-        return int(self._server.server_port)
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        host, port = self.address
+        return f"http://{host}:{port}"
 
     @property
     def admin_url(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 from aiobotocore.config import AioConfig
@@ -16,10 +16,12 @@ from consumer.local.stack import LocalStack
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
 
-# Injected errors must reach the test as they are, not be retried away.
-NO_RETRIES = AioConfig(retries={"max_attempts": 1, "mode": "standard"})
+# Injected errors must reach the test as they are, not be retried away. (In botocore's retry
+# config `max_attempts` counts retries after the first call; `total_max_attempts` counts calls.)
+RETRIES: Final = {"total_max_attempts": 1, "mode": "standard"}
+NO_RETRIES = AioConfig(retries=RETRIES)
 # Lets malformed requests reach the server, whose validation is what is under test.
-UNVALIDATED = AioConfig(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
+UNVALIDATED = AioConfig(retries=RETRIES, parameter_validation=False)
 
 
 @pytest.fixture(scope="module")
