@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _clean_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Strips AWS_* and UNLINK_* variables so a real account can never be reached by accident."""
     for name in list(os.environ):
         if name.startswith(("AWS_", "UNLINK_")):
@@ -17,4 +16,3 @@ def _clean_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    yield

@@ -41,9 +41,12 @@ async def test_service_side_failures_are_retried_and_sender_faults_are_raised() 
     results = await asyncio.gather(
         *(batcher.submit({"Body": b}) for b in "abcd"), return_exceptions=True
     )
-    assert results[0] is None and results[3] is None
-    assert isinstance(results[1], BatchEntryFailed) and results[1].sender_fault
-    assert isinstance(results[2], BatchEntryFailed) and not results[2].sender_fault
+    assert results[0] is None
+    assert results[3] is None
+    assert isinstance(results[1], BatchEntryFailed)
+    assert results[1].sender_fault
+    assert isinstance(results[2], BatchEntryFailed)
+    assert not results[2].sender_fault
 
 
 async def test_a_failed_call_fails_every_entry_and_flush_waits() -> None:

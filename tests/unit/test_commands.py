@@ -166,13 +166,11 @@ def test_identity_ids_outside_the_pattern_are_rejected(value: str) -> None:
     import re
 
     valid = re.fullmatch(r"[A-Za-z0-9_-]+:[0-9a-f-]+", value) is not None and len(value) <= 55
-    try:
-        decode(json.dumps(developer(IdentityId=value)))
-    except MalformedCommand as exc:
-        assert not valid
-        assert "IdentityId" in exc.detail
+    if valid:
+        assert decode(json.dumps(developer(IdentityId=value))).IdentityId == value
     else:
-        assert valid
+        with pytest.raises(MalformedCommand, match="IdentityId"):
+            decode(json.dumps(developer(IdentityId=value)))
 
 
 @given(
@@ -182,7 +180,6 @@ def test_identity_ids_outside_the_pattern_are_rejected(value: str) -> None:
     )
 )
 def test_arbitrary_json_never_escapes_as_anything_but_malformed(payload: object) -> None:
-    try:
+    with pytest.raises(MalformedCommand) as caught:
         decode(json.dumps(payload))
-    except MalformedCommand as exc:
-        assert exc.detail
+    assert caught.value.detail

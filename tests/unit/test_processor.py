@@ -13,8 +13,8 @@ from tests.fakes import FakeClock, ScriptedExecutor
 from tests.unit.test_commands import developer
 
 
-def message(body: str, receive_count: int = 1, **attrs: str) -> Message:
-    return Message("m-1", "rh-1", body, receive_count, 0, None, dict(attrs))
+def message(body: str, receive_count: int = 1, attrs: dict[str, str] | None = None) -> Message:
+    return Message("m-1", "rh-1", body, receive_count, 0, None, attrs or {})
 
 
 def processor(executor: ScriptedExecutor, store: MemoryStore | None = None) -> Processor:
@@ -52,7 +52,7 @@ async def test_not_found_on_first_sight_is_dead_lettered_without_a_check() -> No
 
 async def test_not_found_after_a_retry_that_did_not_apply_is_dead_lettered() -> None:
     executor = ScriptedExecutor([errors.ResourceNotFound("gone")], applied=False)
-    result = await processor(executor).process(message(BODY, **{ATTEMPTS: "1"}))
+    result = await processor(executor).process(message(BODY, attrs={ATTEMPTS: "1"}))
     assert isinstance(result.outcome, DeadLetter)
     assert executor.checks == 1
 
@@ -62,7 +62,7 @@ async def test_a_failed_attempt_releases_its_claim_so_the_retry_runs() -> None:
     p = processor(executor)
     first = await p.process(message(BODY))
     assert isinstance(first.outcome, Retry)
-    second = await p.process(message(BODY, **{ATTEMPTS: "1"}))
+    second = await p.process(message(BODY, attrs={ATTEMPTS: "1"}))
     assert second.outcome == Ack("applied")
     assert executor.calls == 2
 
@@ -94,7 +94,7 @@ async def test_duplicates_of_a_dead_lettered_command_are_absorbed_but_a_redrive_
     assert isinstance(dead.outcome, DeadLetter)
     await p.settle(dead)
     assert (await p.process(message(BODY))).outcome == Ack("duplicate")
-    redriven = await p.process(message(BODY, **{REDRIVEN: "true"}))
+    redriven = await p.process(message(BODY, attrs={REDRIVEN: "true"}))
     assert redriven.outcome == Ack("applied")
 
 
