@@ -142,7 +142,7 @@ async def test_a_retry_that_later_succeeds_is_applied_once(
             import asyncio
 
             running = asyncio.create_task(worker.run(until_idle=True))
-            while worker.stats.outcomes["retried"] < 1:  # noqa: ASYNC110 - polling a counter
+            while worker.stats.outcomes["retried"] < 1:
                 await asyncio.sleep(0.05)
             stack.faults.internal_error_rate = 0.0
             stats = await asyncio.wait_for(running, 60)

@@ -17,7 +17,12 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from consumer.local import patch
-from consumer.local.seed import seed_in_process
+from consumer.local.seed import (
+    create_developer_identities,
+    create_federated_identities,
+    create_pool,
+    seed_in_process,
+)
 from consumer.local.stack import LocalStack
 from tests.local.conftest import client_kwargs
 
@@ -143,3 +148,15 @@ def test_patching_is_idempotent_and_checks_moto() -> None:
         patch.check_moto()
     with pytest.raises(patch.MotoChangedError, match="no longer has"):
         patch.check_moto(type("OlderMoto", (), {}))
+
+
+async def test_pools_of_another_region_work_the_same(stack: LocalStack) -> None:
+    kwargs = {**client_kwargs(stack), "region_name": "eu-west-1"}
+    async with get_session().create_client("cognito-identity", **kwargs) as client:
+        pool = await create_pool(client)
+        [dev] = await create_developer_identities(client, pool, 1)
+        [fed] = await create_federated_identities(client, pool, 1)
+        assert pool.identity_pool_id.startswith("eu-west-1:")
+        assert dev.identity_id.startswith("eu-west-1:")
+        await client.unlink_developer_identity(**dev.unlink_request())
+        await client.unlink_identity(**fed.unlink_request())
