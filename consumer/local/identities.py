@@ -294,10 +294,6 @@ class IdentityStore:
             self._developer = {k: v for k, v in self._developer.items() if k[0] != pool_id}
             self._tokens = {k: v for k, v in self._tokens.items() if k[0] != pool_id}
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._identities)
-
 
 # Process-global, like moto's backends: every server thread of every stack sees one state.
 STORE: Final = IdentityStore()

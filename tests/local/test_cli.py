@@ -14,13 +14,7 @@ from consumer.local.cli import serve
 from consumer.local.stack import LocalStack
 
 
-def start(*flags: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "consumer.local", "--port", "0", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+def read_exports(process: subprocess.Popen[str]) -> dict[str, str]:
     assert process.stdout is not None
     exports: dict[str, str] = {}
     for line in process.stdout:
@@ -29,23 +23,33 @@ def start(*flags: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
         match = re.fullmatch(r"export (\w+)=(\S+)\n", line)
         assert match, line
         exports[match[1]] = match[2]
-    return process, exports
+    return exports
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_runs_in_the_foreground_until_a_signal(stop_signal: signal.Signals) -> None:
-    process, exports = start("--latency-ms", "5", "--quota", "40", "--internal-error-rate", "0.1")
-    try:
-        url = exports["AWS_ENDPOINT_URL_COGNITO_IDENTITY"]
-        assert url.startswith("http://127.0.0.1:")
-        assert exports["AWS_ENDPOINT_URL_SQS"] == url
-        faults = AdminClient(url).faults()
-        assert (faults.latency_s, faults.quota_rps, faults.internal_error_rate) == (0.005, 40, 0.1)
-        process.send_signal(stop_signal)
-        assert process.wait(timeout=10) == 0
-    finally:
-        process.kill()
-        process.wait()
+    flags = ["--port", "0", "--latency-ms", "5", "--quota", "40", "--internal-error-rate", "0.1"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "consumer.local", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        try:
+            exports = read_exports(process)
+            url = exports["AWS_ENDPOINT_URL_COGNITO_IDENTITY"]
+            assert url.startswith("http://127.0.0.1:")
+            assert exports["AWS_ENDPOINT_URL_SQS"] == url
+            faults = AdminClient(url).faults()
+            assert (faults.latency_s, faults.quota_rps, faults.internal_error_rate) == (
+                0.005,
+                40,
+                0.1,
+            )
+            process.send_signal(stop_signal)
+            assert process.wait(timeout=10) == 0
+        finally:
+            process.kill()
 
 
 def test_bad_flags_exit_2() -> None:
