@@ -1,0 +1,123 @@
+"""Endpoints unreachable for a while: the worker keeps running, backs off quietly, and resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import pytest
+from aiobotocore.session import get_session
+from structlog.testing import capture_logs
+
+from consumer.app import build_worker, open_clients
+from consumer.local.stack import LocalStack
+from tests.integration.conftest import Queues
+from tests.integration.scenario import build_mix, dlq_bodies, make_table
+from tests.integration.worker_runner import settings_for
+from tests.support.proxy import OutageProxy
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_sqs import SQSClient
+
+pytestmark = pytest.mark.slow
+OUTAGE_SECONDS = float(os.environ.get("UNLINK_TEST_OUTAGE_SECONDS", "30"))
+
+
+@pytest.fixture
+def proxy(stack: LocalStack) -> Iterator[OutageProxy]:
+    target = urlparse(stack.endpoint_url)
+    running = OutageProxy(target.hostname or "127.0.0.1", target.port or 80).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def dynamodb(aws_env: dict[str, str]) -> AsyncIterator[DynamoDBClient]:
+    async with get_session().create_client("dynamodb", region_name="us-east-1") as client:
+        yield client
+
+
+@pytest.mark.parametrize("down", ["all", "cognito"])
+async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
+    down: str,
+    sqs: SQSClient,
+    dynamodb: DynamoDBClient,
+    queues: Queues,
+    stack: LocalStack,
+    proxy: OutageProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = await make_table(dynamodb)
+    # The worker reaches the services through the proxy; the test reaches them directly.
+    names = ["COGNITO_IDENTITY"] if down == "cognito" else ["SQS", "DYNAMODB", "COGNITO_IDENTITY"]
+    for name in names:
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{name}", proxy.url)
+    mix = build_mix(stack, 60, duplicate_share=0.0, bad_share=0.0, seed=5)
+    bodies = list(mix.valid)
+    await _send(sqs, queues.url, bodies[:30])
+    settings = settings_for(
+        queues.url,
+        wait_time_seconds=2,
+        idempotency_table=table,
+        backoff_base_seconds=2,
+        backoff_max_seconds=16,
+        call_timeout_seconds=3,
+    )
+    with capture_logs() as logs:
+        async with open_clients(settings) as clients:
+            worker, _ = await build_worker(settings, clients)
+            running = asyncio.create_task(worker.run())
+            await _until(lambda: stack.ledger.applied_count() >= 30, 30)
+
+            proxy.down()
+            calls_before, cpu_before, wall_before = (
+                worker.stats.receive_calls,
+                time.process_time(),
+                time.monotonic(),
+            )
+            await _send(sqs, queues.url, bodies[30:])  # producers are not affected
+            await asyncio.sleep(OUTAGE_SECONDS)
+            cpu = time.process_time() - cpu_before
+            wall = time.monotonic() - wall_before
+            receives = worker.stats.receive_calls - calls_before
+            assert not running.done()  # still running
+            proxy.up()
+
+            await _until(lambda: stack.ledger.applied_count() >= 60, 120)
+            worker.stop()
+            await asyncio.wait_for(running, 30)
+
+    assert await dlq_bodies(sqs, queues.dlq_url) == []  # nothing dead-lettered for an outage
+    outage_lines = [e for e in logs if e["event"] == "receive_failed"]
+    print(
+        f"\noutage[{down}] {wall:.0f}s: cpu={cpu:.2f}s receives={receives} "
+        f"receive_failed_logs={len(outage_lines)} applied=60 dlq=0"
+    )
+    if down == "all":
+        # The process holds the local stack too, so this bounds both: no hot loop anywhere.
+        assert cpu < 0.25 * wall, f"busy during the outage: {cpu:.1f}s CPU in {wall:.1f}s"
+        assert 1 <= len(outage_lines) <= 2  # once per interval, not once per attempt
+        assert receives <= 10  # exponential backoff, no hot loop
+        assert any(e["event"] == "receive_recovered" for e in logs)
+
+
+async def _send(sqs: SQSClient, url: str, bodies: list[str]) -> None:
+    for start in range(0, len(bodies), 10):
+        entries = [
+            {"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])
+        ]
+        await sqs.send_message_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
+
+
+async def _until(done: object, limit_seconds: float) -> None:
+    assert callable(done)
+    deadline = time.monotonic() + limit_seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.2)
