@@ -1,0 +1,108 @@
+"""Idempotency through the real protocol: the DynamoDB store's claims, and crash recovery."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import pytest
+from aiobotocore.session import get_session
+
+from consumer.idempotency import ClaimState, DynamoStore
+from consumer.local.stack import LocalStack
+from tests.fakes import FakeClock
+from tests.integration.conftest import Pool, Queues, developer_command, developer_user, drain
+from tests.integration.scenario import make_table
+from tests.integration.worker_runner import run_until_idle, settings_for
+
+if TYPE_CHECKING:
+    from types_aiobotocore_cognito_identity import CognitoIdentityClient
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_sqs import SQSClient
+
+
+@pytest.fixture
+async def dynamodb(aws_env: dict[str, str]) -> AsyncIterator[DynamoDBClient]:
+    async with get_session().create_client("dynamodb", region_name="us-east-1") as client:
+        yield client
+
+
+async def test_dynamodb_claims_are_one_conditional_write_each(dynamodb: DynamoDBClient) -> None:
+    table = await make_table(dynamodb)
+    clock = FakeClock(now=1_700_000_000)
+    mine = DynamoStore(dynamodb, table, clock, ttl_seconds=3600)
+    theirs = DynamoStore(dynamodb, table, clock, ttl_seconds=3600)
+
+    assert (await mine.claim("k", 30)).state is ClaimState.CLAIMED
+    assert (await theirs.claim("k", 30)).state is ClaimState.IN_PROGRESS  # a live lock
+    clock.now += 31
+    stale = await theirs.claim("k", 30)  # the first worker died: its lock is taken over
+    assert stale.state is ClaimState.CLAIMED
+    assert stale.took_over_stale_lock
+    await mine.release("k")  # not the owner any more: must not free the other's lock
+    assert (await mine.claim("k", 30)).state is ClaimState.IN_PROGRESS
+    await theirs.complete("k", "applied")
+    done = await mine.claim("k", 30)
+    assert (done.state, done.outcome) == (ClaimState.COMPLETED, "applied")
+    clock.now += 3601  # expired records are claimable again
+    assert (await mine.claim("k", 30)).state is ClaimState.CLAIMED
+
+    await mine.claim("dead", 30)
+    await mine.complete("dead", "dead_lettered")
+    assert (await theirs.claim("dead", 30)).state is ClaimState.COMPLETED
+    assert (await theirs.claim("dead", 30, redriven=True)).state is ClaimState.CLAIMED
+
+    await mine.claim("failed", 30)
+    await mine.release("failed")  # a failed attempt frees its claim for the retry
+    assert (await theirs.claim("failed", 30)).state is ClaimState.CLAIMED
+
+    item = await dynamodb.get_item(TableName=table, Key={"id": {"S": "k"}})
+    assert int(item["Item"]["expires_at"]["N"]) > clock.now  # the TTL attribute
+
+
+async def test_a_restarted_worker_finds_an_unlink_applied_before_its_crash(
+    sqs: SQSClient,
+    cognito: CognitoIdentityClient,
+    queues: Queues,
+    pool: Pool,
+    stack: LocalStack,
+) -> None:
+    """In-memory store, so nothing remembers the first attempt: the receive count tells."""
+    user = await developer_user(cognito, pool)
+    command = developer_command(pool, user)
+    await sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(command))
+    # The crashed attempt: received, applied at Cognito, never deleted.
+    got = await sqs.receive_message(QueueUrl=queues.url, VisibilityTimeout=30)
+    await cognito.unlink_developer_identity(**{k: v for k, v in command.items() if k != "action"})
+    await sqs.change_message_visibility(
+        QueueUrl=queues.url, ReceiptHandle=got["Messages"][0]["ReceiptHandle"], VisibilityTimeout=0
+    )
+    before = stack.ledger.calls_by_operation()
+
+    stats = await run_until_idle(settings_for(queues.url))
+
+    assert stats.outcomes["already_applied"] == 1
+    assert await drain(sqs, queues.dlq_url) == []
+    after = stack.ledger.calls_by_operation()
+    assert after["DescribeIdentity"] - before["DescribeIdentity"] == 1  # verified, once
+
+
+async def test_not_found_on_first_delivery_is_dead_lettered_without_lookups(
+    sqs: SQSClient,
+    cognito: CognitoIdentityClient,
+    queues: Queues,
+    pool: Pool,
+    stack: LocalStack,
+) -> None:
+    user = await developer_user(cognito, pool)
+    command = developer_command(pool, user)
+    await cognito.unlink_developer_identity(**{k: v for k, v in command.items() if k != "action"})
+    await sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(command))
+    before = stack.ledger.calls_by_operation()
+    await run_until_idle(settings_for(queues.url))
+    [dead] = await drain(sqs, queues.dlq_url)
+    assert dead["attributes"]["unlink-reason"] == "ResourceNotFoundException"
+    after = stack.ledger.calls_by_operation()
+    assert after["DescribeIdentity"] == before["DescribeIdentity"]  # low-rate APIs spared
+    assert after["LookupDeveloperIdentity"] == before["LookupDeveloperIdentity"]
