@@ -198,6 +198,8 @@ async def run(settings: Settings, *, until_idle: bool = False) -> WorkerStats:
     """The whole worker: clients, collaborators, metrics, signals, the loop."""
     observer = PrometheusObserver() if settings.metrics_port is not None else None
     async with open_clients(settings) as clients:
+        if observer is not None:
+            observer.instrument_cognito(clients.cognito)
         worker, limiter = await build_worker(settings, clients, observer=observer)
         runner = None
         if observer is not None and settings.metrics_port is not None:

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import botocore.exceptions
+
 from consumer import app, dlq, logs, producer
 from consumer.errors import ConfigurationError
 from consumer.settings import load_settings
@@ -81,5 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"unlink-consumer: {exc.detail}", file=sys.stderr)
         return EXIT_USAGE
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        # An AWS call failed outright (no such queue, no credentials, endpoint unreachable).
+        print(f"unlink-consumer: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -14,18 +14,22 @@ import datetime as dt
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
+import botocore.exceptions
 from aiobotocore.session import get_session
 
 from consumer.app import sqs_config
 from consumer.errors import ConfigurationError
+from consumer.producer import size_batches
 from consumer.progress import Progress
 from consumer.settings import load_settings
 from consumer.sqs import (
     ATTEMPTS,
     DEFERRALS,
     FIRST_SEEN,
+    MAX_ATTRIBUTES,
     OWN_ATTRIBUTES,
     REASON,
     REDRIVEN,
@@ -39,6 +43,19 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 PEEK_HIDE_SECONDS = 30
+# Long enough for one batch to be sent back and deleted; an interrupted redrive's messages come
+# back to the DLQ on their own after this.
+REDRIVE_HIDE_SECONDS = 60
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
 
 
 def add_parser(sub: Any) -> None:
@@ -49,11 +66,11 @@ def add_parser(sub: Any) -> None:
     dlq.set_defaults(handler=handle)
     ops = dlq.add_subparsers(dest="dlq_command", required=True)
     peek = ops.add_parser("peek", help="list dead letters without consuming them")
-    peek.add_argument("--max", type=int, default=100)
+    peek.add_argument("--max", type=_positive, default=100, help="at most this many (100)")
     peek.add_argument("--json", action="store_true", help="one JSON object per line")
     redrive = ops.add_parser("redrive", help="move dead letters back to the source queue")
     redrive.add_argument("--reason", default=None, help="only messages with this reason")
-    redrive.add_argument("--max", type=int, default=None)
+    redrive.add_argument("--max", type=_positive, default=None, help="at most this many")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -76,9 +93,21 @@ async def _main(settings: Any, args: argparse.Namespace) -> int:
             rows = await peek(sqs, dlq_url, args.max)
             print_rows(rows, as_json=args.json)
             return 0
-        moved = await redrive(sqs, dlq_url, settings.queue_url, args.reason, args.max)
-        print(f"redriven {moved}", file=sys.stderr)
-        return 0
+        report = await redrive(sqs, dlq_url, settings.queue_url, args.reason, args.max)
+        if report.error:
+            print(f"unlink-consumer: redrive stopped: {report.error}", file=sys.stderr)
+        print(
+            f"redriven {report.moved}, not sent {report.not_sent}, "
+            f"left in the DLQ (other reason) {report.skipped}",
+            file=sys.stderr,
+        )
+        if report.not_deleted:
+            print(
+                f"{report.not_deleted} redriven message(s) could not be deleted from the DLQ "
+                "and will show up there again (a second redrive is absorbed as a duplicate)",
+                file=sys.stderr,
+            )
+        return 1 if report.not_sent or report.error else 0
 
 
 async def _receive(sqs: SQSClient, url: str, count: int, hide: int) -> list[Message]:
@@ -156,64 +185,130 @@ def print_rows(rows: list[dict[str, Any]], *, as_json: bool) -> None:
     print(f"{len(rows)} message(s)")
 
 
+@dataclass(slots=True)
+class RedriveReport:
+    """What a redrive did: copies accepted by the source queue, and dead letters left behind."""
+
+    moved: int = 0
+    not_sent: int = 0
+    not_deleted: int = 0
+    skipped: int = 0
+    error: str | None = None  # why it stopped early; what was not moved is still in the DLQ
+
+
 async def redrive(
     sqs: SQSClient, dlq_url: str, queue_url: str, reason: str | None, limit: int | None
-) -> int:
+) -> RedriveReport:
+    """Moves dead letters (all, or those with ``reason``; at most ``limit``) to ``queue_url``.
+
+    Each copy is sent and accepted before its dead letter is deleted. Messages this call holds
+    hidden (not chosen, not sent, or in hand when it is interrupted) are made visible again on the
+    way out; if even that fails they reappear on their own after the receive's visibility timeout.
+    """
     depth = await sqs.get_queue_attributes(
         QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
     )
     total = int(depth.get("Attributes", {}).get("ApproximateNumberOfMessages", 0))
-    progress = Progress(min(total, limit) if limit else total, "redriving")
-    moved = 0
-    skipped: list[Message] = []
+    progress = Progress(min(total, limit) if limit and reason is None else total, "redriving")
+    report = RedriveReport()
+    kept: list[Message] = []  # hidden by us and staying in the DLQ: shown again at the end
+    in_hand: list[Message] = []
     try:
-        while limit is None or moved < limit:
-            want = 10 if limit is None else min(10, limit - moved)
-            batch = await _receive(sqs, dlq_url, want, 60)
-            if not batch:
+        while limit is None or report.moved < limit:
+            want = 10 if limit is None else min(10, limit - report.moved)
+            in_hand = await _receive(sqs, dlq_url, want, REDRIVE_HIDE_SECONDS)
+            if not in_hand:
                 break
-            chosen = [m for m in batch if reason is None or m.attributes.get(REASON) == reason]
-            skipped.extend(m for m in batch if m not in chosen)
+            room = len(in_hand) if limit is None else limit - report.moved
+            chosen = [m for m in in_hand if reason is None or m.attributes.get(REASON) == reason]
+            chosen, over = chosen[:room], chosen[room:]
+            skipped = [m for m in in_hand if m not in chosen]
+            report.skipped += len(skipped) - len(over)
+            kept.extend(skipped)
             if chosen:
-                await _move(sqs, queue_url, dlq_url, chosen)
-                moved += len(chosen)
-                progress.advance(len(chosen))
+                try:
+                    failed, undeleted = await _move(sqs, queue_url, dlq_url, chosen)
+                except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                    report.error = str(exc)
+                    break
+                kept.extend(failed)
+                report.not_sent += len(failed)
+                report.not_deleted += undeleted
+                report.moved += len(chosen) - len(failed)
+            in_hand = []
+            progress.advance(len(chosen) if reason is None else len(chosen) + len(skipped))
     finally:
-        await _show_again(sqs, dlq_url, skipped)
         progress.close()
-    return moved
+        # Best effort: whatever is not shown again now reappears after its visibility timeout.
+        with contextlib.suppress(Exception):
+            await _show_again(sqs, dlq_url, kept + in_hand)
+    return report
 
 
-async def _move(sqs: SQSClient, queue_url: str, dlq_url: str, messages: list[Message]) -> None:
-    entries: list[Any] = []
+def _redriven_attributes(message: Message) -> dict[str, str]:
+    """Counters and the dead-letter reason dropped; the story and the producer's own kept."""
+    ours = {REDRIVEN: "true"}
+    for kept in (FIRST_SEEN, SOURCE_ID):
+        if kept in message.attributes:
+            ours[kept] = message.attributes[kept]
+    theirs = [(k, v) for k, v in message.attributes.items() if k not in OWN_ATTRIBUTES]
+    return {**dict(theirs[: MAX_ATTRIBUTES - len(ours)]), **ours}
+
+
+def _entry_size(message: Message, attributes: dict[str, str]) -> int:
+    return len(message.body.encode()) + sum(
+        len(k) + len(v.encode()) + 6 for k, v in attributes.items()
+    )
+
+
+async def _move(
+    sqs: SQSClient, queue_url: str, dlq_url: str, messages: list[Message]
+) -> tuple[list[Message], int]:
+    """Sends copies, then deletes the dead letters whose copy was accepted.
+
+    Returns the messages not sent (still in the DLQ) and how many copies were sent but whose
+    dead letter could not be deleted (a later redrive would duplicate them; idempotency absorbs
+    that).
+    """
+    entries: list[tuple[Message, dict[str, Any], int]] = []
     for index, message in enumerate(messages):
-        # Counters reset; the producer's own attributes and the first-seen time stay.
-        attrs = {k: v for k, v in message.attributes.items() if k not in OWN_ATTRIBUTES}
-        attrs[REDRIVEN] = "true"
-        for kept in (FIRST_SEEN, SOURCE_ID):
-            if kept in message.attributes:
-                attrs[kept] = message.attributes[kept]
+        attrs = _redriven_attributes(message)
         entry: dict[str, Any] = {
             "Id": str(index),
             "MessageBody": message.body,
             "MessageAttributes": {
-                k: {"DataType": "String", "StringValue": v} for k, v in list(attrs.items())[:10]
+                k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()
             },
         }
         if queue_url.endswith(".fifo"):
             entry["MessageGroupId"] = message.group_id or "default"
             entry["MessageDeduplicationId"] = f"{message.message_id}-redrive"
-        entries.append(entry)
-    sent = await sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-    ok = {messages[int(s["Id"])] for s in sent.get("Successful", [])}
-    failed = sent.get("Failed", [])
-    if failed:
-        print(f"{len(failed)} message(s) not sent back; left in the DLQ", file=sys.stderr)
-    deletes: Any = [
-        {"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(messages) if m in ok
-    ]
-    if deletes:
-        await sqs.delete_message_batch(QueueUrl=dlq_url, Entries=deletes)
+        entries.append((message, entry, _entry_size(message, attrs)))
+    sent: list[Message] = []
+    failed: list[Message] = []
+    for chunk in size_batches(entries, lambda item: item[2]):
+        response = await sqs.send_message_batch(
+            QueueUrl=queue_url, Entries=cast(Any, [entry for _, entry, _ in chunk])
+        )
+        by_id = {entry["Id"]: message for message, entry, _ in chunk}
+        accepted = {str(s["Id"]) for s in response.get("Successful", [])}
+        for entry_id, message in by_id.items():
+            (sent if entry_id in accepted else failed).append(message)
+        for failure in response.get("Failed", []):
+            print(
+                f"not sent back, left in the DLQ: {by_id[failure['Id']].message_id}: "
+                f"{failure.get('Code')}",
+                file=sys.stderr,
+            )
+    undeleted = 0
+    for start in range(0, len(sent), 10):
+        deletes: Any = [
+            {"Id": str(i), "ReceiptHandle": m.receipt_handle}
+            for i, m in enumerate(sent[start : start + 10])
+        ]
+        response_d = await sqs.delete_message_batch(QueueUrl=dlq_url, Entries=deletes)
+        undeleted += len(response_d.get("Failed", []))
+    return failed, undeleted
 
 
-__all__ = ["ATTEMPTS", "DEFERRALS", "THROTTLES", "peek", "redrive"]
+__all__ = ["ATTEMPTS", "DEFERRALS", "THROTTLES", "RedriveReport", "peek", "redrive"]

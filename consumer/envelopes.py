@@ -15,10 +15,23 @@ from consumer.errors import MalformedCommand
 MAX_BODY_BYTES = 1024 * 1024
 
 
+def _is_sns(payload: dict[str, Any]) -> bool:
+    return payload.get("Type") == "Notification" and "TopicArn" in payload and "Message" in payload
+
+
+def _is_eventbridge(payload: dict[str, Any]) -> bool:
+    return "detail-type" in payload and "source" in payload and "detail" in payload
+
+
 def _unwrap(payload: Any) -> tuple[Any, str | None]:
+    """The command inside, and the id of the innermost envelope (None for a raw command).
+
+    An EventBridge event published through SNS (rule -> topic -> queue) is unwrapped twice; the
+    event's id names it, since it stays the same when SNS delivers it again.
+    """
     if not isinstance(payload, dict):
         return payload, None
-    if payload.get("Type") == "Notification" and "TopicArn" in payload and "Message" in payload:
+    if _is_sns(payload):
         message = payload["Message"]
         if not isinstance(message, str):
             raise MalformedCommand("SNS Message: expected a JSON string")
@@ -26,10 +39,14 @@ def _unwrap(payload: Any) -> tuple[Any, str | None]:
             inner = json.loads(message)
         except json.JSONDecodeError as exc:
             raise MalformedCommand(f"SNS Message is not JSON: {exc.msg}") from None
+        except ValueError as exc:
+            raise MalformedCommand(f"SNS Message is not JSON: {type(exc).__name__}") from None
         except RecursionError:
             raise MalformedCommand("SNS Message is not JSON: nested too deeply") from None
+        if isinstance(inner, dict) and _is_eventbridge(inner):
+            return inner["detail"], _str_or_none(inner.get("id"))
         return inner, _str_or_none(payload.get("MessageId"))
-    if "detail-type" in payload and "source" in payload and "detail" in payload:
+    if _is_eventbridge(payload):
         return payload["detail"], _str_or_none(payload.get("id"))
     return payload, None
 
@@ -40,7 +57,8 @@ def _str_or_none(value: Any) -> str | None:
 
 def decode(body: str) -> UnlinkDeveloperIdentity | UnlinkIdentity:
     """Body text -> validated command, or `MalformedCommand` naming what is wrong."""
-    if len(body) > MAX_BODY_BYTES:
+    # Characters first: a body this long in characters is too long in bytes without encoding it.
+    if len(body) > MAX_BODY_BYTES or len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise MalformedCommand(f"body: larger than {MAX_BODY_BYTES} bytes")
     try:
         payload = json.loads(body)

@@ -2,12 +2,18 @@
 
 `/healthz` answers whether the loop is alive (it ticks at least once per wait period), `/readyz`
 whether the worker can work (clients built, a receive answered recently).
+
+Command metrics come through the worker's `Observer` hooks; Cognito call latency and throttles are
+measured on the Cognito client itself (`instrument_cognito`), per API call and per HTTP attempt,
+so botocore's own retries are counted too.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
@@ -46,8 +52,18 @@ class PrometheusObserver:
             "Current Cognito calls/s of the limiter (0: unlimited).",
             registry=self.registry,
         )
+        self.cognito_latency = Histogram(
+            "unlink_cognito_call_seconds",
+            "Time of one Cognito Identity API call (botocore's retries included), by operation.",
+            ["operation"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
         self.throttles = Counter(
-            "unlink_throttles_total", "Cognito calls throttled.", registry=self.registry
+            "unlink_throttles_total",
+            "Cognito Identity requests answered with a throttling error, by operation.",
+            ["operation"],
+            registry=self.registry,
         )
         self.dead_letters = Counter(
             "unlink_dead_letters_total",
@@ -57,7 +73,7 @@ class PrometheusObserver:
         )
         self.retries = Counter(
             "unlink_retries_total",
-            "Messages re-enqueued, by error.",
+            "Messages re-enqueued with a delay (on FIFO queues: hidden), by error.",
             ["error"],
             registry=self.registry,
         )
@@ -81,14 +97,58 @@ class PrometheusObserver:
             self.dead_letters.labels(error or "unknown").inc()
         elif outcome == "retried":
             self.retries.labels(error or "unknown").inc()
-            if error == "TooManyRequestsException":
-                self.throttles.inc()
 
     def in_flight(self, count: int) -> None:
         self.in_flight_gauge.set(count)
 
     def receive_failed(self) -> None:
         self.receive_errors.inc()
+
+    # -- the Cognito client ----------------------------------------------------------------
+
+    def instrument_cognito(self, client: Any) -> None:
+        """Times every API call of ``client`` and counts throttled HTTP attempts.
+
+        Uses botocore's event hooks: `before-call`/`after-call`/`after-call-error` bracket one API
+        call (retries included), `response-received` fires once per HTTP attempt. No handler
+        returns a value, so none changes how a call is made or retried.
+        """
+        service = client.meta.service_model.service_id.hyphenize()
+        events = client.meta.events
+        events.register(f"before-call.{service}", self._call_started)
+        events.register(f"after-call.{service}", self._call_ended)
+        events.register(f"after-call-error.{service}", self._call_ended)
+        events.register(f"response-received.{service}", self._response_received)
+
+    def _call_started(self, context: dict[str, Any], model: Any = None, **_: Any) -> None:
+        context[_STARTED] = time.perf_counter()
+        context[_OPERATION] = getattr(model, "name", "unknown")
+
+    def _call_ended(self, context: dict[str, Any] | None = None, **_: Any) -> None:
+        if not context or _STARTED not in context:
+            return
+        started = context.pop(_STARTED)
+        operation = str(context.get(_OPERATION, "unknown"))
+        self.cognito_latency.labels(operation).observe(time.perf_counter() - started)
+
+    def _response_received(
+        self,
+        parsed_response: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        error = parsed_response.get("Error") if isinstance(parsed_response, dict) else None
+        code = error.get("Code") if isinstance(error, dict) else None
+        if code in THROTTLING_CODES:
+            operation = str((context or {}).get(_OPERATION, "unknown"))
+            self.throttles.labels(operation).inc()
+
+
+_STARTED = "unlink_metrics_started"
+_OPERATION = "unlink_metrics_operation"
+THROTTLING_CODES = frozenset(
+    {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"}
+)
 
 
 @dataclass(slots=True)

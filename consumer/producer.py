@@ -10,12 +10,16 @@ import asyncio
 import hashlib
 import json
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import botocore.exceptions
 from aiobotocore.session import get_session
 
 from consumer.app import sqs_config
+from consumer.batching import MAX_BATCH_BYTES, MAX_ENTRIES
 from consumer.commands import command_to_body, parse_payload
 from consumer.envelopes import decode
 from consumer.errors import ConfigurationError, MalformedCommand
@@ -35,6 +39,40 @@ ACTION_OF = {
     "unlink-developer-identity": "UnlinkDeveloperIdentity",
     "unlink-identity": "UnlinkIdentity",
 }
+
+T = TypeVar("T")
+
+
+def size_batches(items: Sequence[T], size: Callable[[T], int]) -> Iterator[list[T]]:
+    """Consecutive groups within SendMessageBatch's limits: ten entries, 256 KiB in all.
+
+    An item larger than the byte limit on its own goes alone; SQS then judges it.
+    """
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        weight = size(item)
+        if batch and (len(batch) == MAX_ENTRIES or total + weight > MAX_BATCH_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += weight
+    if batch:
+        yield batch
+
+
+@dataclass(slots=True)
+class SendReport:
+    sent: int = 0
+    not_sent: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One valid command of a file, with the line number it was read from."""
+
+    number: int
+    body: str
 
 
 def add_parser(sub: Any) -> None:
@@ -65,7 +103,10 @@ def add_parser(sub: Any) -> None:
 def _logins(value: str) -> dict[str, str]:
     stripped = value.strip()
     if stripped.startswith("{"):
-        parsed = json.loads(stripped)
+        try:
+            parsed = json.loads(stripped)
+        except ValueError as exc:
+            raise MalformedCommand(f"--logins: not JSON ({exc})") from None
         if not isinstance(parsed, dict):
             raise MalformedCommand("--logins: expected a JSON object")
         return parsed
@@ -76,7 +117,15 @@ def _logins(value: str) -> dict[str, str]:
 
 
 def _cli_input(value: str) -> dict[str, Any]:
-    text = Path(value[7:]).read_text() if value.startswith("file://") else value
+    if value.startswith("file://"):
+        path = Path(value[len("file://") :])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise MalformedCommand(f"--cli-input-json: cannot read {path}: {reason}") from None
+    else:
+        text = value
     try:
         parsed = json.loads(text)
     except ValueError as exc:
@@ -102,7 +151,8 @@ def command_from_flags(args: argparse.Namespace) -> dict[str, Any]:
             "LoginsToRemove": args.logins_to_remove,
         }
     request |= {k: v for k, v in flags.items() if v is not None}
-    return {"action": ACTION_OF[args.operation], **request}
+    # The operation named on the command line decides the action, whatever the input JSON says.
+    return {**request, "action": ACTION_OF[args.operation]}
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -120,12 +170,14 @@ def handle(args: argparse.Namespace) -> int:
     except MalformedCommand as exc:
         print(f"unlink-consumer: invalid command: {exc.detail}", file=sys.stderr)
         return 2
-    return asyncio.run(_send_bodies(settings, [command_to_body(command)], args.message_group_id))
+    lines = [Line(0, command_to_body(command))]
+    report = asyncio.run(_send_bodies(settings, lines, args.message_group_id))
+    return 1 if report.not_sent else 0
 
 
-def read_commands(path: Path) -> tuple[list[str], list[str]]:
+def read_commands(path: Path) -> tuple[list[Line], list[str]]:
     """Valid bodies, and one error line per bad line (with its number, never its content)."""
-    bodies: list[str] = []
+    bodies: list[Line] = []
     problems: list[str] = []
     with path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, start=1):
@@ -137,7 +189,7 @@ def read_commands(path: Path) -> tuple[list[str], list[str]]:
             except MalformedCommand as exc:
                 problems.append(f"line {number}: {exc.detail}")
                 continue
-            bodies.append(text)
+            bodies.append(Line(number, text))
     return bodies, problems
 
 
@@ -148,35 +200,53 @@ async def _send_file(settings: Any, path: Path, group_id: str | None) -> int:
         raise ConfigurationError(f"--file: {exc.strerror}: {path}") from None
     for problem in problems:
         print(problem, file=sys.stderr)
-    code = await _send_bodies(settings, bodies, group_id)
-    print(f"sent {len(bodies)}, rejected {len(problems)}", file=sys.stderr)
-    return code or (1 if problems else 0)
+    report = await _send_bodies(settings, bodies, group_id) if bodies else SendReport()
+    print(
+        f"sent {report.sent}, rejected {len(problems)}, not sent {report.not_sent}",
+        file=sys.stderr,
+    )
+    return 1 if problems or report.not_sent else 0
 
 
-async def _send_bodies(settings: Any, bodies: list[str], group_id: str | None) -> int:
+async def _send_bodies(settings: Any, lines: list[Line], group_id: str | None) -> SendReport:
+    """Sends in batches; a failed entry is reported with its line number (0: from flags)."""
     session = get_session()
     region = settings.region or session.get_config_variable("region")
     if not region:
         raise ConfigurationError("AWS_REGION: no region configured (set AWS_REGION)")
-    failed = 0
-    progress = Progress(len(bodies), "sending")
+    report = SendReport()
+    progress = Progress(len(lines), "sending")
     async with session.create_client("sqs", region_name=region, config=sqs_config(settings)) as sqs:
-        for start in range(0, len(bodies), 10):
-            chunk = bodies[start : start + 10]
+        for chunk in size_batches(lines, lambda line: len(line.body.encode())):
             entries: list[Any] = []
-            for index, body in enumerate(chunk):
-                entry: dict[str, Any] = {"Id": str(index), "MessageBody": body}
+            for index, line in enumerate(chunk):
+                entry: dict[str, Any] = {"Id": str(index), "MessageBody": line.body}
                 if settings.is_fifo:
                     entry["MessageGroupId"] = group_id or "default"
-                    entry["MessageDeduplicationId"] = _dedup_id(body)
+                    entry["MessageDeduplicationId"] = _dedup_id(line.body)
                 entries.append(entry)
-            response = await sqs.send_message_batch(QueueUrl=settings.queue_url, Entries=entries)
-            for failure in response.get("Failed", []):
-                failed += 1
-                print(f"line {start + int(failure['Id']) + 1}: {failure['Code']}", file=sys.stderr)
+            try:
+                response = await sqs.send_message_batch(
+                    QueueUrl=settings.queue_url, Entries=entries
+                )
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                progress.close()
+                report.not_sent = len(lines) - report.sent
+                where = f" from line {chunk[0].number} on" if chunk[0].number else ""
+                print(f"unlink-consumer: SendMessageBatch failed: {exc}", file=sys.stderr)
+                print(f"not sent: {report.not_sent} command(s){where}", file=sys.stderr)
+                return report
+            failures = response.get("Failed", [])
+            report.sent += len(chunk) - len(failures)
+            report.not_sent += len(failures)
+            for failure in failures:
+                line = chunk[int(failure["Id"])]
+                where = f"line {line.number}" if line.number else "command"
+                detail = failure.get("Message") or ""
+                print(f"{where}: not sent: {failure['Code']} {detail}".rstrip(), file=sys.stderr)
             progress.advance(len(chunk))
     progress.close()
-    return 1 if failed else 0
+    return report
 
 
 def _dedup_id(body: str) -> str:
