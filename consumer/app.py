@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import botocore.exceptions
 import structlog
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
@@ -122,7 +123,7 @@ async def build_worker(
     observer: Observer | None = None,
 ) -> tuple[Worker, AdaptiveRateLimiter]:
     clock = clock or SystemClock()
-    dlq_url = settings.dlq_url or await resolve_dlq_url(clients.sqs, settings.queue_url)
+    dlq_url = settings.dlq_url or await _dlq_from_redrive_policy(clients, settings)
     if not dlq_url:
         raise ConfigurationError(
             "UNLINK_DLQ_URL: not set and the queue has no RedrivePolicy naming a DLQ"
@@ -156,6 +157,34 @@ async def build_worker(
     )
     worker = Worker(queue, processor, Router(queue), config, clock, observer, capacity)
     return worker, limiter
+
+
+async def _dlq_from_redrive_policy(clients: Clients, settings: Settings) -> str | None:
+    """Reads the queue's RedrivePolicy; a missing queue or bad credentials is a one-line error."""
+    for attempt in range(6):
+        try:
+            return await resolve_dlq_url(clients.sqs, settings.queue_url)
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if "NonExistentQueue" in code or "QueueDoesNotExist" in code:
+                raise ConfigurationError(
+                    f"UNLINK_QUEUE_URL: no such queue: {settings.queue_url}"
+                ) from None
+            if (
+                attempt == 5
+                or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) < 500
+            ):
+                raise ConfigurationError(
+                    f"UNLINK_QUEUE_URL: cannot read the queue: {code}"
+                ) from None
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            if isinstance(exc, botocore.exceptions.NoCredentialsError) or attempt == 5:
+                raise ConfigurationError(
+                    f"UNLINK_QUEUE_URL: cannot reach the queue: {type(exc).__name__}"
+                ) from None
+        log.warning("queue_unreachable_at_start", attempt=attempt + 1)
+        await asyncio.sleep(2**attempt)
+    return None
 
 
 def install_signal_handlers(worker: Worker) -> None:

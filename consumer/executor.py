@@ -156,15 +156,14 @@ class CognitoExecutor:
                 try:
                     found = await self._client.lookup_developer_identity(
                         IdentityPoolId=command.IdentityPoolId,
-                        IdentityId=command.IdentityId,
-                        MaxResults=60,
+                        DeveloperUserIdentifier=command.DeveloperUserIdentifier,
+                        MaxResults=1,
                     )
                 except botocore.exceptions.ClientError as exc:
                     if translate(exc).code == errors.ResourceNotFound.code:
-                        return True
+                        return True  # the identifier is linked to nothing any more
                     raise
-                identifiers = found.get("DeveloperUserIdentifierList", [])
-                return command.DeveloperUserIdentifier not in identifiers
+                return found.get("IdentityId") != command.IdentityId
         except botocore.exceptions.ClientError as exc:
             if translate(exc).code == errors.ResourceNotFound.code:
                 return False  # the identity itself does not exist: nothing was ever applied
