@@ -164,3 +164,63 @@ async def test_batches_of_commands_are_all_applied(
     assert stats.receive_calls < count  # received in batches, not one by one
     for user in users:
         assert pool.provider not in await linked_logins(cognito, user.identity_id)
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [
+        ("InvalidParameterException", "dead_lettered"),
+        ("ResourceConflictException", "dead_lettered"),
+        ("ExternalServiceException", "retried"),
+        ("InternalErrorException", "retried"),
+        ("TooManyRequestsException", "retried"),
+    ],
+)
+async def test_each_service_error_code_is_routed_by_its_class(
+    sqs: SQSClient,
+    cognito: CognitoIdentityClient,
+    queues: Queues,
+    pool: Pool,
+    stack: LocalStack,
+    code: str,
+    outcome: str,
+) -> None:
+    user = await federated_user(cognito, pool)
+    await sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(federated_command(user)))
+    stack.faults.fail_identities[user.identity_id] = code
+    try:
+        stats = await run_until_idle(
+            settings_for(queues.url, max_attempts=2, max_throttle_attempts=2)
+        )
+    finally:
+        stack.faults.fail_identities.pop(user.identity_id, None)
+    [dead] = await drain(sqs, queues.dlq_url)
+    if outcome == "retried":
+        assert stats.outcomes["retried"] == 1
+        assert dead["attributes"]["unlink-reason"] == "retries_exhausted"
+        assert code in dead["attributes"]["unlink-detail"]
+    else:
+        assert stats.outcomes["retried"] == 0
+        assert dead["attributes"]["unlink-reason"] == code
+    assert user.token not in json.dumps(dead["attributes"])
+
+
+async def test_throttling_under_a_quota_is_retried_on_its_own_budget_and_all_apply(
+    sqs: SQSClient, cognito: CognitoIdentityClient, queues: Queues, pool: Pool, stack: LocalStack
+) -> None:
+    users = [await developer_user(cognito, pool) for _ in range(12)]
+    await send_all(sqs, queues.url, [developer_command(pool, u) for u in users])
+    stack.faults.quota_rps = 3.0
+    before, throttled_before = stack.ledger.applied_count(), stack.ledger.throttled()
+    try:
+        stats = await run_until_idle(
+            settings_for(queues.url, concurrency=12, max_attempts=1), limit_seconds=120
+        )
+    finally:
+        stack.faults.quota_rps = None
+    # One failure allowed, yet nothing exhausts: throttles spend their own budget.
+    assert stack.ledger.throttled() > throttled_before
+    assert stats.outcomes["retried"] >= 1
+    assert stats.outcomes["applied"] == 12
+    assert stack.ledger.applied_count() - before == 12
+    assert await drain(sqs, queues.dlq_url) == []

@@ -1,0 +1,186 @@
+"""Operations tests: the local stack over real HTTP, the CLI as a subprocess, the worker in-process.
+
+The queue, Cognito and worker helpers come from the integration suite, so both suites speak to the
+stack the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiobotocore.session import get_session
+
+from consumer.local.stack import LocalStack
+from tests.integration.conftest import NO_RETRIES, Pool, Queues, make_queues
+
+if TYPE_CHECKING:
+    from types_aiobotocore_cognito_identity import CognitoIdentityClient
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_sqs import SQSClient
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLI_TIMEOUT_SECONDS = 60
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack() as running:
+        yield running
+
+
+@pytest.fixture
+def aws_env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Points every client of this process (and the CLI's environment) at the stack."""
+    env = stack.env()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def clean_faults(stack: LocalStack) -> Iterator[LocalStack]:
+    """The stack, with its fault settings put back however the test ends."""
+    saved = stack.faults.to_json()
+    try:
+        yield stack
+    finally:
+        stack.faults.update(saved)
+
+
+@pytest.fixture
+async def sqs(aws_env: dict[str, str]) -> AsyncIterator[SQSClient]:
+    async with get_session().create_client("sqs", region_name="us-east-1") as client:
+        yield client
+
+
+@pytest.fixture
+async def cognito(aws_env: dict[str, str]) -> AsyncIterator[CognitoIdentityClient]:
+    async with get_session().create_client(
+        "cognito-identity", region_name="us-east-1", config=NO_RETRIES
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def dynamodb(aws_env: dict[str, str]) -> AsyncIterator[DynamoDBClient]:
+    async with get_session().create_client("dynamodb", region_name="us-east-1") as client:
+        yield client
+
+
+@pytest.fixture
+async def queues(sqs: SQSClient) -> Queues:
+    return await make_queues(sqs)
+
+
+@pytest.fixture
+async def pool(cognito: CognitoIdentityClient) -> Pool:
+    provider = f"login.{uuid.uuid4().hex[:8]}.example"
+    created = await cognito.create_identity_pool(
+        IdentityPoolName=f"ops{uuid.uuid4().hex[:8]}",
+        AllowUnauthenticatedIdentities=False,
+        DeveloperProviderName=provider,
+        SupportedLoginProviders={"accounts.google.com": "client-id"},
+    )
+    return Pool(created["IdentityPoolId"], provider)
+
+
+async def make_table(dynamodb: DynamoDBClient) -> str:
+    """An idempotency table shaped like the CloudFormation one (key `id`)."""
+    name = f"unlink-ops-{uuid.uuid4().hex[:8]}"
+    await dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> Completed:
+    """`python -m consumer ARGS` in a child process with the stack's environment."""
+    child_env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "UNLINK_"))
+    }
+    child_env.update(env)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "consumer",
+        *args,
+        cwd=REPO_ROOT,
+        env=child_env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(
+            process.communicate(stdin.encode() if stdin is not None else None),
+            CLI_TIMEOUT_SECONDS,
+        )
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return Completed(process.returncode, out.decode(), err.decode())
+
+
+async def look(sqs: SQSClient, url: str) -> list[dict[str, Any]]:
+    """Every visible message on a queue, left on it (made visible again at once)."""
+    seen: list[dict[str, Any]] = []
+    handles: list[str] = []
+    try:
+        while True:
+            response = await sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                VisibilityTimeout=30,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return seen
+            for message in messages:
+                attrs = {
+                    k: v.get("StringValue")
+                    for k, v in message.get("MessageAttributes", {}).items()
+                }
+                seen.append({"body": message["Body"], "attributes": attrs, "raw": message})
+                handles.append(message["ReceiptHandle"])
+    finally:
+        for start in range(0, len(handles), 10):
+            entries: Any = [
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for i, handle in enumerate(handles[start : start + 10])
+            ]
+            await sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+__all__ = ["Completed", "cli", "free_port", "look", "make_table"]
