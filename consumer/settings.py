@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     max_throttle_attempts: int = Field(
         default=50, ge=1, le=10000, description="Separate, larger budget for throttling."
     )
-    backoff_base_seconds: float = Field(default=2.0, gt=0, le=SQS_MAX_DELAY_SECONDS)
+    # With 8 attempts, a 5 s base spreads retries over 5 to 10 minutes: longer than most outages.
+    backoff_base_seconds: float = Field(default=5.0, gt=0, le=SQS_MAX_DELAY_SECONDS)
     backoff_max_seconds: float = Field(default=SQS_MAX_DELAY_SECONDS, gt=0)
     grace_period_seconds: float = Field(default=25.0, ge=0, le=3600)
     rate_limit: float | None = Field(default=None, gt=0, description="Cognito calls/s ceiling.")

@@ -18,6 +18,8 @@ from typing import Any, cast
 
 from consumer.local.faults import Faults
 from consumer.local.ledger import LedgerSnapshot
+from consumer.local.requests import RequestsJson
+from consumer.local.seed import Seeded, seeded_from_json
 
 
 class AdminError(RuntimeError):
@@ -85,3 +87,12 @@ class AdminClient:
         """New provider tokens for the identity; the old ones stop working."""
         answer = self._request("POST", "/expire-tokens", {"IdentityId": identity_id})
         return dict(answer["Logins"])
+
+    def requests(self) -> RequestsJson:
+        """Every request the stack served, by action (`AmazonSQS.ReceiveMessage`, ...)."""
+        return cast(RequestsJson, self._request("GET", "/requests"))
+
+    def seed(self, developer: int = 0, federated: int = 0) -> Seeded:
+        """A fresh pool with `developer` and `federated` identities, written by the stack itself."""
+        answer = self._request("POST", "/seed", {"developer": developer, "federated": federated})
+        return seeded_from_json(answer)

@@ -7,8 +7,10 @@ ledger and the fault knobs:
     GET  /_local/ledger[?events=0]      call counters and applied unlinks (`LedgerSnapshot`)
     GET  /_local/faults                 the current `Faults` as JSON
     POST /_local/faults                 a partial `Faults` JSON; answers the new settings
-    POST /_local/reset-counters         forgets calls and applied unlinks
+    POST /_local/reset-counters         forgets calls, applied unlinks and request counts
     POST /_local/expire-tokens          {"IdentityId": ...}; answers {"Logins": new tokens}
+    GET  /_local/requests               every request served, by action (`RequestsJson`)
+    POST /_local/seed                   {"developer": n, "federated": m}; answers the identities
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from consumer.local.errors import CognitoError
 from consumer.local.faults import FaultInjector
 from consumer.local.identities import IdentityStore
 from consumer.local.ledger import Ledger
+from consumer.local.requests import RequestCounts
+from consumer.local.seed import seed_store, seeded_to_json
 from consumer.local.wsgi_util import read_body, respond_json
 
 Handler = Callable[[WSGIEnvironment], tuple[int, Any]]
@@ -45,10 +49,19 @@ def _json(environ: WSGIEnvironment) -> dict[str, Any]:
 class AdminApi:
     """A tiny router; every answer is JSON."""
 
-    def __init__(self, injector: FaultInjector, ledger: Ledger, store: IdentityStore) -> None:
+    def __init__(
+        self,
+        injector: FaultInjector,
+        ledger: Ledger,
+        store: IdentityStore,
+        requests: RequestCounts | None = None,
+        region: str = "us-east-1",
+    ) -> None:
         self._injector = injector
         self._ledger = ledger
         self._store = store
+        self._requests = requests or RequestCounts()
+        self._region = region
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "/_local/health"): lambda _: (200, {"ok": True}),
             ("GET", "/_local/ledger"): self._get_ledger,
@@ -56,6 +69,8 @@ class AdminApi:
             ("POST", "/_local/faults"): self._set_faults,
             ("POST", "/_local/reset-counters"): self._reset,
             ("POST", "/_local/expire-tokens"): self._expire_tokens,
+            ("GET", "/_local/requests"): lambda _: (200, self._requests.snapshot()),
+            ("POST", "/_local/seed"): self._seed,
         }
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -87,6 +102,7 @@ class AdminApi:
 
     def _reset(self, _: WSGIEnvironment) -> tuple[int, Any]:
         self._ledger.reset()
+        self._requests.reset()
         return 200, {"ok": True}
 
     def _expire_tokens(self, environ: WSGIEnvironment) -> tuple[int, Any]:
@@ -98,3 +114,11 @@ class AdminApi:
         except CognitoError as error:
             return 404, {"error": error.message}
         return 200, {"IdentityId": identity_id, "Logins": tokens}
+
+    def _seed(self, environ: WSGIEnvironment) -> tuple[int, Any]:
+        request = _json(environ)
+        counts = [request.get("developer", 0), request.get("federated", 0)]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+            raise BadRequest("developer and federated must be counts (integers >= 0)")
+        seeded = seed_store(self._store, self._region, counts[0], counts[1])
+        return 200, seeded_to_json(seeded)

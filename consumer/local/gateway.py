@@ -19,6 +19,7 @@ from consumer.local.faults import UNLINK_OPERATIONS, FaultInjector, Faults
 from consumer.local.identities import IdentityStore
 from consumer.local.ledger import OK, Ledger
 from consumer.local.patch import served_operations
+from consumer.local.requests import RequestCounts, action_of
 from consumer.local.wsgi_util import read_body, respond_error
 
 TARGET_PREFIX: Final = "AWSCognitoIdentityService"
@@ -55,17 +56,24 @@ class Gateway:
     """Wraps moto's WSGI application; one per LocalStack, so faults and ledger are per stack."""
 
     def __init__(
-        self, moto_app: WSGIApplication, faults: Faults, ledger: Ledger, store: IdentityStore
+        self,
+        moto_app: WSGIApplication,
+        faults: Faults,
+        ledger: Ledger,
+        store: IdentityStore,
+        region: str = "us-east-1",
     ) -> None:
         self._moto_app = moto_app
         self.injector = FaultInjector(faults)
         self.ledger = ledger
-        self._admin = AdminApi(self.injector, ledger, store)
+        self.requests = RequestCounts()
+        self._admin = AdminApi(self.injector, ledger, store, self.requests, region)
         self._served = served_operations()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith(ADMIN_PREFIX):
             return self._admin(environ, start_response)
+        self.requests.record(action_of(environ))
         operation = cognito_operation(environ)
         if operation is None:
             return self._moto_app(environ, start_response)

@@ -20,7 +20,7 @@ from moto.cognitoidentity.models import cognitoidentity_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from consumer.local.call import pool_view
-from consumer.local.identities import new_token
+from consumer.local.identities import IdentityStore, new_token
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -173,7 +173,27 @@ def seed_in_process(
 
     The pool belongs to moto's default account, the one the `testing` credentials map to.
     """
-    backend = cognitoidentity_backends[DEFAULT_ACCOUNT_ID][stack.region]
+    return seed_store(
+        stack.identities,
+        stack.region,
+        developer,
+        federated,
+        developer_provider_name=developer_provider_name,
+        login_providers=login_providers,
+    )
+
+
+def seed_store(
+    store: IdentityStore,
+    region: str,
+    developer: int = 0,
+    federated: int = 0,
+    *,
+    developer_provider_name: str = DEVELOPER_PROVIDER,
+    login_providers: Sequence[str] = LOGIN_PROVIDERS,
+) -> Seeded:
+    """`seed_in_process` for whoever holds the identity store (the admin surface's `/seed`)."""
+    backend = cognitoidentity_backends[DEFAULT_ACCOUNT_ID][region]
     created = backend.create_identity_pool(
         identity_pool_name=f"pool{uuid.uuid4().hex[:12]}",
         allow_unauthenticated_identities=False,
@@ -186,7 +206,6 @@ def seed_in_process(
     )
     pool_id = str(json.loads(created)["IdentityPoolId"])
     view = pool_view(DEFAULT_ACCOUNT_ID, pool_id)
-    store = stack.identities
     devs = []
     for _ in range(developer):
         user = _user()
@@ -197,4 +216,29 @@ def seed_in_process(
         logins = {provider: new_token(provider) for provider in login_providers}
         feds.append(FederatedIdentity(store.get_id(view, logins), pool_id, logins))
     pool = SeededPool(pool_id, developer_provider_name, tuple(login_providers))
+    return Seeded(pool, tuple(devs), tuple(feds))
+
+
+def seeded_to_json(seeded: Seeded) -> dict[str, Any]:
+    """Plain JSON for `POST /_local/seed`; `seeded_from_json` reads it back."""
+    return {
+        "pool": {
+            "identity_pool_id": seeded.pool.identity_pool_id,
+            "developer_provider_name": seeded.pool.developer_provider_name,
+            "login_providers": list(seeded.pool.login_providers),
+        },
+        "developer": [[d.identity_id, d.developer_user_identifier] for d in seeded.developer],
+        "federated": [[f.identity_id, dict(f.logins)] for f in seeded.federated],
+    }
+
+
+def seeded_from_json(data: Mapping[str, Any]) -> Seeded:
+    pool = SeededPool(
+        str(data["pool"]["identity_pool_id"]),
+        str(data["pool"]["developer_provider_name"]),
+        tuple(data["pool"]["login_providers"]),
+    )
+    pool_id, provider = pool.identity_pool_id, pool.developer_provider_name
+    devs = (DeveloperIdentity(i, pool_id, provider, user) for i, user in data["developer"])
+    feds = (FederatedIdentity(i, pool_id, dict(logins)) for i, logins in data["federated"])
     return Seeded(pool, tuple(devs), tuple(feds))

@@ -18,18 +18,16 @@ import threading
 from types import TracebackType
 from typing import Final, Self
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from consumer.local.dispatch import CachedDispatcher
 from consumer.local.faults import Faults
 from consumer.local.gateway import Gateway
 from consumer.local.identities import STORE, IdentityStore
 from consumer.local.ledger import Ledger
 from consumer.local.patch import install
+from consumer.local.requests import RequestCounts
 
 HOST: Final = "127.0.0.1"
 
@@ -72,13 +70,19 @@ class LocalStack:
         self.identities: IdentityStore = STORE
         self._requested_port = port
         self._gateway = Gateway(
-            DomainDispatcherApplication(create_backend_app),
+            CachedDispatcher(create_backend_app),
             faults if faults is not None else Faults(),
             self.ledger,
             self.identities,
+            region,
         )
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def requests(self) -> RequestCounts:
+        """Every request served, by action (SQS requests per command in the benchmarks)."""
+        return self._gateway.requests
 
     @property
     def faults(self) -> Faults:
