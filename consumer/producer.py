@@ -40,6 +40,17 @@ ACTION_OF = {
     "unlink-identity": "UnlinkIdentity",
 }
 
+# The flag that sets each field, for error messages about a command built from flags.
+FLAG_OF = {
+    "IdentityId": "--identity-id",
+    "IdentityPoolId": "--identity-pool-id",
+    "DeveloperProviderName": "--developer-provider-name",
+    "DeveloperUserIdentifier": "--developer-user-identifier",
+    "Logins": "--logins",
+    "LoginsToRemove": "--logins-to-remove",
+    "command_id": "--command-id",
+}
+
 T = TypeVar("T")
 
 
@@ -155,6 +166,22 @@ def command_from_flags(args: argparse.Namespace) -> dict[str, Any]:
     return {**request, "action": ACTION_OF[args.operation]}
 
 
+def flag_names(detail: str) -> str:
+    """A validation detail in terms of flags: "UnlinkIdentity.Logins.x: ..." becomes
+    "--logins (Logins).x: ..."."""
+    parts = []
+    for part in detail.split("; "):
+        where, sep, rule = part.partition(": ")
+        path = where.split(".")
+        if path[0] in ACTION_OF.values() and len(path) > 1:
+            path = path[1:]
+        if sep and path[0] in FLAG_OF:
+            field = path[0]
+            where = ".".join([f"{FLAG_OF[field]} ({field})", *path[1:]])
+        parts.append(f"{where}{sep}{rule}")
+    return "; ".join(parts)
+
+
 def handle(args: argparse.Namespace) -> int:
     if args.operation and args.generate_cli_skeleton:
         skeleton = SKELETONS[args.operation] if args.generate_cli_skeleton == "input" else {}
@@ -168,7 +195,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         command = parse_payload(command_from_flags(args))
     except MalformedCommand as exc:
-        print(f"unlink-consumer: invalid command: {exc.detail}", file=sys.stderr)
+        print(f"unlink-consumer: invalid command: {flag_names(exc.detail)}", file=sys.stderr)
         return 2
     lines = [Line(0, command_to_body(command))]
     report = asyncio.run(_send_bodies(settings, lines, args.message_group_id))

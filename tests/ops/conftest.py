@@ -163,8 +163,7 @@ async def look(sqs: SQSClient, url: str) -> list[dict[str, Any]]:
                 return seen
             for message in messages:
                 attrs = {
-                    k: v.get("StringValue")
-                    for k, v in message.get("MessageAttributes", {}).items()
+                    k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()
                 }
                 seen.append({"body": message["Body"], "attributes": attrs, "raw": message})
                 handles.append(message["ReceiptHandle"])
