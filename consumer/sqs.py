@@ -111,13 +111,15 @@ class SqsQueue:
         queue_url: str,
         dlq_url: str,
         visibility_timeout: int,
-        linger: float = 0.01,
+        linger: float = 0.02,
     ) -> None:
         self._client = client
         self.queue_url = queue_url
         self.dlq_url = dlq_url
         self._visibility = visibility_timeout
-        self._deletes = Batcher(self._delete_batch, "delete", linger)
+        # Acks can wait a little for company (the message stays hidden meanwhile); sends gate
+        # the delete of their original, so they wait less.
+        self._deletes = Batcher(self._delete_batch, "delete", linger * 5)
         self._sends = Batcher(self._send_batch(queue_url), "send", linger)
         self._dlq_sends = Batcher(self._send_batch(dlq_url), "dlq-send", linger)
         self._visibility_changes = Batcher(self._visibility_batch, "visibility", linger)

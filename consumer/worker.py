@@ -110,10 +110,13 @@ class Worker:
         suppressed = 0
         while not self._stopping.is_set():
             self.loop_heartbeat_at = self._clock.monotonic()
-            free = self._capacity() - len(self._in_flight)
-            if free <= 0:
-                await self._wait_for(self._slot_freed)
+            capacity = self._capacity()
+            free = capacity - len(self._in_flight)
+            # Receive full batches: wait until ten slots (or the whole capacity) are free, unless
+            # idle. Half-empty receives would multiply the SQS requests per command.
+            if free <= 0 or (self._in_flight and free < min(10, capacity)):
                 self._slot_freed.clear()
+                await self._wait_for(self._slot_freed)
                 continue
             try:
                 messages = await self._receive(min(10, free))
