@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,6 +22,7 @@ import botocore.exceptions
 from aiobotocore.session import get_session
 
 from consumer.app import sqs_config
+from consumer.envelopes import inner_payload
 from consumer.errors import ConfigurationError
 from consumer.producer import size_batches
 from consumer.progress import Progress
@@ -28,6 +30,7 @@ from consumer.settings import load_settings
 from consumer.sqs import (
     ATTEMPTS,
     DEFERRALS,
+    DETAIL,
     FIRST_SEEN,
     MAX_ATTRIBUTES,
     OWN_ATTRIBUTES,
@@ -131,16 +134,18 @@ async def _show_again(sqs: SQSClient, url: str, messages: list[Message]) -> None
         await sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
 
 
-def _action(body: str) -> str:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return "-"
+def _action(body: str) -> str | None:
+    payload = inner_payload(body)  # the command inside an SNS or EventBridge envelope too
     action = payload.get("action") if isinstance(payload, dict) else None
-    return action if isinstance(action, str) else "-"
+    return action if isinstance(action, str) else None
+
+
+def _count(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _row(message: Message, now: float) -> dict[str, Any]:
+    """One dead letter for people and scripts; a field the message lacks is None."""
     attrs = message.attributes
     first_seen = attrs.get(FIRST_SEEN)
     age = now - message.sent_timestamp_ms / 1000
@@ -149,13 +154,21 @@ def _row(message: Message, now: float) -> dict[str, Any]:
             age = now - dt.datetime.fromisoformat(first_seen.replace("Z", "+00:00")).timestamp()
     return {
         "message_id": message.message_id,
-        "reason": attrs.get(REASON, "-"),
+        "reason": attrs.get(REASON),
         "action": _action(message.body),
-        "attempts": attrs.get(ATTEMPTS, "-"),
-        "age_seconds": round(age),
-        "source_id": attrs.get(SOURCE_ID, "-"),
-        "detail": attrs.get("unlink-detail", ""),
+        "attempts": _count(attrs.get(ATTEMPTS)),
+        "age_seconds": max(0, round(age)),
+        "source_id": attrs.get(SOURCE_ID),
+        "detail": attrs.get(DETAIL, ""),
     }
+
+
+def human_age(seconds: int) -> str:
+    """45s, 12m, 5h, 3d: the largest unit that keeps the number at least 2 (or seconds)."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 async def peek(sqs: SQSClient, dlq_url: str, limit: int) -> list[dict[str, Any]]:
@@ -172,16 +185,30 @@ async def peek(sqs: SQSClient, dlq_url: str, limit: int) -> list[dict[str, Any]]
     return [_row(m, now) for m in seen]
 
 
+def _cells(row: dict[str, Any]) -> list[str]:
+    values = [
+        row["reason"],
+        row["action"],
+        row["attempts"],
+        human_age(row["age_seconds"]),
+        row["source_id"],
+    ]
+    return ["-" if value is None else str(value) for value in values]
+
+
 def print_rows(rows: list[dict[str, Any]], *, as_json: bool) -> None:
+    """A table for people (age since the command was first seen), or JSON lines for scripts."""
     if as_json:
         for row in rows:
             print(json.dumps(row))
         return
-    columns = ["reason", "action", "attempts", "age_seconds", "source_id"]
-    widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
+    header = ["REASON", "ACTION", "ATTEMPTS", "AGE", "SOURCE ID"]
+    cells = [_cells(row) for row in rows]
+    widths = [max([len(name), *(len(line[i]) for line in cells)]) for i, name in enumerate(header)]
+    for line in [header, *cells]:
+        print(
+            "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
+        )
     print(f"{len(rows)} message(s)")
 
 
@@ -227,7 +254,9 @@ async def redrive(
             kept.extend(skipped)
             if chosen:
                 try:
-                    failed, undeleted = await _move(sqs, queue_url, dlq_url, chosen)
+                    failed, undeleted = await _move(
+                        sqs, queue_url, dlq_url, chosen, progress.message
+                    )
                 except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
                     report.error = str(exc)
                     break
@@ -262,7 +291,11 @@ def _entry_size(message: Message, attributes: dict[str, str]) -> int:
 
 
 async def _move(
-    sqs: SQSClient, queue_url: str, dlq_url: str, messages: list[Message]
+    sqs: SQSClient,
+    queue_url: str,
+    dlq_url: str,
+    messages: list[Message],
+    note: Callable[[str], None],
 ) -> tuple[list[Message], int]:
     """Sends copies, then deletes the dead letters whose copy was accepted.
 
@@ -295,10 +328,9 @@ async def _move(
         for entry_id, message in by_id.items():
             (sent if entry_id in accepted else failed).append(message)
         for failure in response.get("Failed", []):
-            print(
+            note(
                 f"not sent back, left in the DLQ: {by_id[failure['Id']].message_id}: "
-                f"{failure.get('Code')}",
-                file=sys.stderr,
+                f"{failure.get('Code')}"
             )
     undeleted = 0
     for start in range(0, len(sent), 10):

@@ -72,3 +72,12 @@ def decode(body: str) -> UnlinkDeveloperIdentity | UnlinkIdentity:
     if envelope_id is not None and isinstance(inner, dict) and "command_id" not in inner:
         inner = {**inner, "command_id": envelope_id}
     return parse_payload(inner)
+
+
+def inner_payload(body: str) -> Any:
+    """The command object inside a body, unvalidated, or None: for tools that describe messages
+    (`dlq peek`) and must cope with the bodies that were dead-lettered for being malformed."""
+    try:
+        return _unwrap(json.loads(body))[0]
+    except (ValueError, RecursionError, MalformedCommand):
+        return None

@@ -270,7 +270,7 @@ async def _send_bodies(settings: Any, lines: list[Line], group_id: str | None) -
                 line = chunk[int(failure["Id"])]
                 where = f"line {line.number}" if line.number else "command"
                 detail = failure.get("Message") or ""
-                print(f"{where}: not sent: {failure['Code']} {detail}".rstrip(), file=sys.stderr)
+                progress.message(f"{where}: not sent: {failure['Code']} {detail}".rstrip())
             progress.advance(len(chunk))
     progress.close()
     return report

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
 import socket
 import sys
 import uuid
@@ -112,14 +113,20 @@ class Completed:
     stderr: str
 
 
-async def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> Completed:
-    """`python -m consumer ARGS` in a child process with the stack's environment."""
+async def cli(
+    *args: str, env: dict[str, str], stdin: str | None = None, tty: bool = False
+) -> Completed:
+    """`python -m consumer ARGS` in a child process with the stack's environment.
+
+    With ``tty`` its stderr is a terminal (a pseudo-terminal read here), as when a person runs it.
+    """
     child_env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("AWS_", "UNLINK_"))
     }
     child_env.update(env)
+    terminal, child_side = pty.openpty() if tty else (-1, -1)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -129,8 +136,12 @@ async def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> Comp
         env=child_env,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=child_side if tty else asyncio.subprocess.PIPE,
     )
+    terminal_output = None
+    if tty:
+        os.close(child_side)
+        terminal_output = asyncio.ensure_future(asyncio.to_thread(_read_until_closed, terminal))
     try:
         out, err = await asyncio.wait_for(
             process.communicate(stdin.encode() if stdin is not None else None),
@@ -140,8 +151,25 @@ async def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> Comp
         process.kill()
         await process.wait()
         raise
+    finally:
+        if terminal_output is not None:
+            err = await terminal_output
+            os.close(terminal)
     assert process.returncode is not None
-    return Completed(process.returncode, out.decode(), err.decode())
+    return Completed(process.returncode, out.decode(), err.decode().replace("\r\n", "\n"))
+
+
+def _read_until_closed(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child's side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def look(sqs: SQSClient, url: str) -> list[dict[str, Any]]:

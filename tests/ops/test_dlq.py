@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -80,13 +81,13 @@ async def test_peek_prints_a_table_and_json_and_consumes_nothing(
 
     assert table.returncode == 0, table.stderr
     header, *rows, footer = table.stdout.splitlines()
-    assert header.split() == ["REASON", "ACTION", "ATTEMPTS", "AGE_SECONDS", "SOURCE_ID"]
+    assert header.split() == ["REASON", "ACTION", "ATTEMPTS", "AGE", "SOURCE", "ID"]
     assert footer == "4 message(s)"
     cells = [row.split() for row in rows]
     assert sorted((c[0], c[1], c[2]) for c in cells) == sorted(
         [("NotAuthorizedException", "UnlinkDeveloperIdentity", "1")] * 3 + [("malformed", "-", "1")]
     )
-    assert all(0 <= int(c[3]) < 300 for c in cells)
+    assert all(re.fullmatch(r"\d+[sm]", c[3]) for c in cells)  # seconds or minutes ago
     assert {c[4] for c in cells} == dead_letters.source_ids
 
     as_json = await cli("dlq", "--queue-url", queues.url, "peek", "--json", env=aws_env)
@@ -98,9 +99,10 @@ async def test_peek_prints_a_table_and_json_and_consumes_nothing(
     by_reason = sorted(r["reason"] for r in records)
     assert by_reason == ["NotAuthorizedException"] * 3 + ["malformed"]
     for record in records:
-        assert record["attempts"] == "1"
-        assert isinstance(record["age_seconds"], int)
-        assert record["action"] == ("-" if record["reason"] == "malformed" else record["action"])
+        assert record["attempts"] == 1
+        assert 0 <= record["age_seconds"] < 600
+        expected = None if record["reason"] == "malformed" else "UnlinkDeveloperIdentity"
+        assert record["action"] == expected
         assert record["detail"]  # the reason's one-line explanation
 
     limited = await cli("dlq", "--queue-url", queues.url, "peek", "--max", "2", env=aws_env)
@@ -261,3 +263,47 @@ async def test_bad_max_is_a_usage_error(queues: Queues, aws_env: dict[str, str])
 
     assert result.returncode == 2
     assert "positive integer" in result.stderr
+
+
+async def test_redrive_shows_a_progress_bar_on_a_terminal(
+    sqs: SQSClient, queues: Queues, aws_env: dict[str, str]
+) -> None:
+    await seed_dead_letters(sqs, queues.dlq_url, 12)
+
+    result = await cli("dlq", "--queue-url", queues.url, "redrive", env=aws_env, tty=True)
+
+    assert result.returncode == 0, result.stderr
+    assert f"redriving [{'#' * 30}] 12/12\n" in result.stderr
+    assert "redriven 12," in result.stderr
+    assert len(await look(sqs, queues.url)) == 12
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "0s"), (119, "119s"), (120, "2m"), (7199, "119m"), (7200, "2h"), (172800, "2d")],
+)
+def test_peek_shows_ages_in_the_largest_readable_unit(seconds: int, shown: str) -> None:
+    assert dlq.human_age(seconds) == shown
+
+
+async def test_peek_names_the_action_inside_an_envelope(sqs: SQSClient, queues: Queues) -> None:
+    event = {
+        "id": "event-1",
+        "detail-type": "Account Deleted",
+        "source": "com.example.accounts",
+        "detail": {"action": "UnlinkIdentity", "IdentityId": "not valid"},
+    }
+    notification = {
+        "Type": "Notification",
+        "MessageId": "notification-1",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:account-deleted",
+        "Message": json.dumps({"action": "UnlinkDeveloperIdentity"}),
+    }
+    for body in (json.dumps(event), json.dumps(notification), "not json"):
+        await sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=body)
+
+    rows = await dlq.peek(sqs, queues.dlq_url, 10)
+
+    actions = sorted(str(row["action"]) for row in rows)
+    assert actions == ["None", "UnlinkDeveloperIdentity", "UnlinkIdentity"]
+    assert len(await look(sqs, queues.dlq_url)) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -367,19 +368,19 @@ def test_a_bad_flag_value_is_a_clear_error_exit_2_and_nothing_sent(
 async def test_bad_flags_exit_2_from_the_command_line(
     queue_url: str, aws_env: dict[str, str]
 ) -> None:
-    bad_value = await cli(
-        "send",
-        "--queue-url",
-        queue_url,
-        "unlink-developer-identity",
-        "--identity-id",
-        "nope",
-        env=aws_env,
+    bad_value, unknown_choice, no_operation = await asyncio.gather(
+        cli(
+            "send",
+            "--queue-url",
+            queue_url,
+            "unlink-developer-identity",
+            "--identity-id",
+            "nope",
+            env=aws_env,
+        ),
+        cli("send", "unlink-identity", "--generate-cli-skeleton", "yaml", env=aws_env),
+        cli("send", "--queue-url", queue_url, env=aws_env),
     )
-    unknown_choice = await cli(
-        "send", "unlink-identity", "--generate-cli-skeleton", "yaml", env=aws_env
-    )
-    no_operation = await cli("send", "--queue-url", queue_url, env=aws_env)
 
     assert bad_value.returncode == 2
     assert bad_value.stderr.startswith(
@@ -389,3 +390,17 @@ async def test_bad_flags_exit_2_from_the_command_line(
     assert "invalid choice: 'yaml'" in unknown_choice.stderr
     assert no_operation.returncode == 2
     assert "name an operation or --file" in no_operation.stderr
+
+
+async def test_send_file_shows_a_progress_bar_on_a_terminal(
+    stack: LocalStack, queue_url: str, aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = jsonl(tmp_path, [json.dumps(developer()) for _ in range(14)])
+
+    result = await cli("send", "--queue-url", queue_url, "--file", str(path), env=aws_env, tty=True)
+
+    assert result.returncode == 0, result.stderr
+    assert f"sending [{'#' * 21}{'-' * 9}] 10/14" in result.stderr  # drawn after each batch
+    assert f"sending [{'#' * 30}] 14/14\n" in result.stderr
+    assert "sent 14, rejected 0, not sent 0" in result.stderr
+    assert len(bodies_on(stack, queue_url)) == 14
