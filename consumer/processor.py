@@ -140,8 +140,13 @@ class Processor:
     async def _attempt(self, command: Command, *, may_be_applied: bool) -> Ack:
         try:
             await self._executor.execute(command)
-        except errors.ResourceNotFound:
-            if may_be_applied and await self._verified(command):
+        except (errors.ResourceNotFound, errors.NotAuthorized) as exc:
+            # After an applied UnlinkIdentity the removed login's token no longer authorises
+            # anything, so its retry meets NotAuthorized rather than ResourceNotFound.
+            ambiguous = isinstance(exc, errors.ResourceNotFound) or isinstance(
+                command, UnlinkIdentity
+            )
+            if ambiguous and may_be_applied and await self._verified(command):
                 return Ack("already_applied")
             raise
         return Ack("applied")

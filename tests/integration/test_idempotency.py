@@ -12,7 +12,15 @@ from aiobotocore.session import get_session
 from consumer.idempotency import ClaimState, DynamoStore
 from consumer.local.stack import LocalStack
 from tests.fakes import FakeClock
-from tests.integration.conftest import Pool, Queues, developer_command, developer_user, drain
+from tests.integration.conftest import (
+    Pool,
+    Queues,
+    developer_command,
+    developer_user,
+    drain,
+    federated_command,
+    federated_user,
+)
 from tests.integration.scenario import make_table
 from tests.integration.worker_runner import run_until_idle, settings_for
 
@@ -106,3 +114,24 @@ async def test_not_found_on_first_delivery_is_dead_lettered_without_lookups(
     after = stack.ledger.calls_by_operation()
     assert after["DescribeIdentity"] == before["DescribeIdentity"]  # low-rate APIs spared
     assert after["LookupDeveloperIdentity"] == before["LookupDeveloperIdentity"]
+
+
+async def test_a_redelivered_federated_unlink_applied_before_a_crash_is_acknowledged(
+    sqs: SQSClient, cognito: CognitoIdentityClient, queues: Queues, pool: Pool
+) -> None:
+    """The removed login's token no longer authorises: the retry meets NotAuthorized."""
+    user = await federated_user(cognito, pool)
+    command = federated_command(user)
+    await sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(command))
+    got = await sqs.receive_message(QueueUrl=queues.url, VisibilityTimeout=30)
+    await cognito.unlink_identity(
+        IdentityId=user.identity_id,
+        Logins={user.provider: user.token},
+        LoginsToRemove=[user.provider],
+    )
+    await sqs.change_message_visibility(
+        QueueUrl=queues.url, ReceiptHandle=got["Messages"][0]["ReceiptHandle"], VisibilityTimeout=0
+    )
+    stats = await run_until_idle(settings_for(queues.url))
+    assert stats.outcomes["already_applied"] == 1
+    assert await drain(sqs, queues.dlq_url) == []

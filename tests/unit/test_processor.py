@@ -114,3 +114,21 @@ def developer_key() -> str:
     from consumer.envelopes import decode
 
     return decode(BODY).idempotency_key()
+
+
+async def test_tokens_rejected_after_an_applied_federated_unlink_count_as_applied() -> None:
+    from tests.unit.test_commands import federated
+
+    body = json.dumps(federated())
+    executor = ScriptedExecutor([errors.NotAuthorized("token")], applied=True)
+    result = await processor(executor).process(message(body, receive_count=2))
+    assert result.outcome == Ack("already_applied")
+
+
+async def test_tokens_rejected_on_first_sight_are_dead_lettered() -> None:
+    from tests.unit.test_commands import federated
+
+    executor = ScriptedExecutor([errors.NotAuthorized("token")], applied=True)
+    result = await processor(executor).process(message(json.dumps(federated())))
+    assert isinstance(result.outcome, DeadLetter)
+    assert executor.checks == 0
