@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_sqs import SQSClient
 
-DEAD_LETTER_ATTRIBUTES: list[dict[str, Any]] = []
 UNKNOWN = "us-east-1:00000000-0000-4000-8000-{:012x}"
 
 
@@ -103,16 +102,11 @@ async def dlq_bodies(sqs: SQSClient, url: str) -> list[str]:
     """Every DLQ body, consumed."""
     bodies: list[str] = []
     while True:
-        got = await sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
-        )
+        got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
         messages = got.get("Messages", [])
         if not messages:
             return bodies
         bodies += [m["Body"] for m in messages]
-        for m in messages:
-            attrs = {k: v.get("StringValue") for k, v in m.get("MessageAttributes", {}).items()}
-            DEAD_LETTER_ATTRIBUTES.append(attrs)
         entries: Any = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
         ]
