@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-# SQS accepts only these characters in a body.
-SQS_TEXT = st.characters(
-    codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00\x0b\x0c\ufffe\uffff"
-).filter(lambda c: c in "\t\n\r" or ord(c) >= 0x20)
+# SQS accepts only these characters in a body (utf-8 already leaves out surrogates).
+SQS_TEXT = st.characters(codec="utf-8", exclude_characters="\x00\x0b\x0c\ufffe\uffff").filter(
+    lambda c: c in "\t\n\r" or ord(c) >= 0x20
+)
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(SQS_TEXT)
 JSON = st.recursive(
     SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(SQS_TEXT), inner)
