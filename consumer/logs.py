@@ -30,5 +30,6 @@ def configure(
             logging.getLevelNamesMapping()[level.upper()]
         ),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: a cached logger ignores later configuration (and the tests' log capture).
+        cache_logger_on_first_use=False,
     )
