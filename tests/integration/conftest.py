@@ -4,49 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
-
-from consumer.local.stack import LocalStack
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
     from types_aiobotocore_sqs import SQSClient
-
-NO_RETRIES = AioConfig(retries={"mode": "standard", "total_max_attempts": 1})
-
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack() as running:
-        yield running
-
-
-@pytest.fixture
-def aws_env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = stack.env()
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
-@pytest.fixture
-async def sqs(aws_env: dict[str, str]) -> AsyncIterator[SQSClient]:
-    async with get_session().create_client("sqs", region_name="us-east-1") as client:
-        yield client
-
-
-@pytest.fixture
-async def cognito(aws_env: dict[str, str]) -> AsyncIterator[CognitoIdentityClient]:
-    async with get_session().create_client(
-        "cognito-identity", region_name="us-east-1", config=NO_RETRIES
-    ) as client:
-        yield client
 
 
 @dataclass

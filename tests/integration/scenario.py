@@ -15,7 +15,6 @@ from consumer.local.seed import seed_in_process
 from consumer.local.stack import LocalStack
 
 if TYPE_CHECKING:
-    from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_sqs import SQSClient
 
 UNKNOWN = "us-east-1:00000000-0000-4000-8000-{:012x}"
@@ -167,14 +166,3 @@ def audit(stack: LocalStack, mix: Mix, dead: list[str]) -> Audit:
         valid_in_dlq=sum(1 for b in dead if b in mix.valid),
         doomed_missing=len(mix.doomed - set(dead)),
     )
-
-
-async def make_table(dynamodb: DynamoDBClient) -> str:
-    name = f"unlink-idempotency-{uuid.uuid4().hex[:8]}"
-    await dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name

@@ -6,14 +6,13 @@ import asyncio
 import random
 import signal
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from aiobotocore.session import get_session
 
 from consumer.local.stack import LocalStack
+from tests.conftest import make_table
 from tests.integration.conftest import Queues, make_queues
 from tests.integration.processes import start_worker, worker_env
 from tests.integration.scenario import (
@@ -21,7 +20,6 @@ from tests.integration.scenario import (
     build_mix,
     dlq_bodies,
     feed,
-    make_table,
     wait_until_settled,
 )
 
@@ -30,12 +28,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def dynamodb(aws_env: dict[str, str]) -> AsyncIterator[DynamoDBClient]:
-    async with get_session().create_client("dynamodb", region_name="us-east-1") as client:
-        yield client
 
 
 def stop_all(workers: list[subprocess.Popen[bytes]]) -> None:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
-
-import pytest
-from aiobotocore.session import get_session
 
 from consumer.idempotency import ClaimState, DynamoStore
 from consumer.local.stack import LocalStack
+from tests.conftest import make_table
 from tests.fakes import FakeClock
 from tests.integration.conftest import (
     Pool,
@@ -21,19 +18,12 @@ from tests.integration.conftest import (
     federated_command,
     federated_user,
 )
-from tests.integration.scenario import make_table
 from tests.integration.worker_runner import run_until_idle, settings_for
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
     from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_sqs import SQSClient
-
-
-@pytest.fixture
-async def dynamodb(aws_env: dict[str, str]) -> AsyncIterator[DynamoDBClient]:
-    async with get_session().create_client("dynamodb", region_name="us-east-1") as client:
-        yield client
 
 
 async def test_dynamodb_claims_are_one_conditional_write_each(dynamodb: DynamoDBClient) -> None:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pytest
-from aiobotocore.session import get_session
 from structlog.testing import capture_logs
 
 from consumer.app import build_worker, open_clients
 from consumer.local.stack import LocalStack
+from tests.conftest import make_table
 from tests.integration.conftest import Queues
-from tests.integration.scenario import build_mix, dlq_bodies, make_table
+from tests.integration.scenario import build_mix, dlq_bodies
 from tests.integration.worker_runner import settings_for
 from tests.support.proxy import OutageProxy
 
@@ -34,12 +34,6 @@ def proxy(stack: LocalStack) -> Iterator[OutageProxy]:
     running = OutageProxy(target.hostname or "127.0.0.1", target.port or 80).start()
     yield running
     running.stop()
-
-
-@pytest.fixture
-async def dynamodb(aws_env: dict[str, str]) -> AsyncIterator[DynamoDBClient]:
-    async with get_session().create_client("dynamodb", region_name="us-east-1") as client:
-        yield client
 
 
 @pytest.mark.parametrize("down", ["all", "cognito"])

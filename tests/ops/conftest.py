@@ -12,69 +12,20 @@ import pty
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aiobotocore.session import get_session
 
-from consumer.local.stack import LocalStack
-from tests.integration.conftest import NO_RETRIES, Pool, Queues, make_queues
+from tests.integration.conftest import Pool, Queues, make_queues
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
-    from types_aiobotocore_dynamodb import DynamoDBClient
     from types_aiobotocore_sqs import SQSClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI_TIMEOUT_SECONDS = 60
-
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack() as running:
-        yield running
-
-
-@pytest.fixture
-def aws_env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Points every client of this process (and the CLI's environment) at the stack."""
-    env = stack.env()
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
-@pytest.fixture
-def clean_faults(stack: LocalStack) -> Iterator[LocalStack]:
-    """The stack, with its fault settings put back however the test ends."""
-    saved = stack.faults.to_json()
-    try:
-        yield stack
-    finally:
-        stack.faults.update(saved)
-
-
-@pytest.fixture
-async def sqs(aws_env: dict[str, str]) -> AsyncIterator[SQSClient]:
-    async with get_session().create_client("sqs", region_name="us-east-1") as client:
-        yield client
-
-
-@pytest.fixture
-async def cognito(aws_env: dict[str, str]) -> AsyncIterator[CognitoIdentityClient]:
-    async with get_session().create_client(
-        "cognito-identity", region_name="us-east-1", config=NO_RETRIES
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def dynamodb(aws_env: dict[str, str]) -> AsyncIterator[DynamoDBClient]:
-    async with get_session().create_client("dynamodb", region_name="us-east-1") as client:
-        yield client
 
 
 @pytest.fixture
@@ -92,18 +43,6 @@ async def pool(cognito: CognitoIdentityClient) -> Pool:
         SupportedLoginProviders={"accounts.google.com": "client-id"},
     )
     return Pool(created["IdentityPoolId"], provider)
-
-
-async def make_table(dynamodb: DynamoDBClient) -> str:
-    """An idempotency table shaped like the CloudFormation one (key `id`)."""
-    name = f"unlink-ops-{uuid.uuid4().hex[:8]}"
-    await dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
 
 
 @dataclass(frozen=True)
@@ -210,4 +149,4 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-__all__ = ["Completed", "cli", "free_port", "look", "make_table"]
+__all__ = ["Completed", "cli", "free_port", "look"]

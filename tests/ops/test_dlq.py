@@ -14,6 +14,7 @@ from aiobotocore.session import get_session
 
 from consumer import dlq
 from consumer.local.stack import LocalStack
+from tests.conftest import make_table
 from tests.integration.conftest import (
     DeveloperUser,
     Pool,
@@ -22,7 +23,7 @@ from tests.integration.conftest import (
     developer_user,
 )
 from tests.integration.worker_runner import run_until_idle, settings_for
-from tests.ops.conftest import cli, look, make_table
+from tests.ops.conftest import cli, look
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
