@@ -27,6 +27,8 @@ class Scenario:
     rate_limit: float | None = None  # UNLINK_RATE_LIMIT, a per-worker ceiling
     aimd: dict[str, float] = field(default_factory=dict)  # limiter experiments (BENCH_AIMD)
     sqs_linger: float | None = None  # batching experiments (BENCH_SQS_LINGER)
+    cognito_attempts: int | None = None  # botocore attempts per Cognito call (experiments)
+    limiter: str | None = None  # "goodput": the limiter's cold-start experiment
     ceiling_n: int = 0  # commands for the stack-ceiling run beside this scenario (0: none)
     timeout_seconds: float = 300.0
     profile: bool = False
@@ -59,12 +61,17 @@ class Scenario:
             settings["BENCH_AIMD"] = ",".join(f"{k}={v}" for k, v in sorted(self.aimd.items()))
         if self.sqs_linger is not None:
             settings["BENCH_SQS_LINGER"] = str(self.sqs_linger)
+        if self.cognito_attempts is not None:
+            settings["BENCH_COGNITO_ATTEMPTS"] = str(self.cognito_attempts)
+        if self.limiter is not None:
+            settings["BENCH_LIMITER"] = self.limiter
         return settings
 
     @property
     def experimental(self) -> bool:
         """Runs the worker with knobs it does not expose (`consumer.bench.worker`)."""
-        return bool(self.aimd) or self.sqs_linger is not None
+        knobs = (self.sqs_linger, self.cognito_attempts, self.limiter)
+        return bool(self.aimd) or any(k is not None for k in knobs)
 
     def knobs(self) -> dict[str, Any]:
         """The settings a result line repeats, so a JSON line stands on its own."""
@@ -80,6 +87,8 @@ class Scenario:
             "rate_limit": self.rate_limit,
             "aimd": self.aimd or None,
             "sqs_linger": self.sqs_linger,
+            "cognito_attempts": self.cognito_attempts,
+            "limiter": self.limiter,
         }
 
 

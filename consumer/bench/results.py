@@ -110,6 +110,23 @@ def _sustained(applied_at: list[float]) -> float | None:
     return (len(later) - 1) / span if span > 0 else None
 
 
+def timeline(run: Run) -> dict[str, list[int]]:
+    """Per second since the first send: unlinks applied, and unlink calls throttled."""
+    start = int(run.first_send)
+    applied: Counter[int] = Counter()
+    for event in run.ledger["applied"] if run.ledger else []:
+        applied[int(event["at"]) - start] += 1
+    throttled: Counter[int] = Counter()
+    per_second = run.ledger["calls_per_second"] if run.ledger else {}
+    for second, outcomes in per_second.items():
+        throttled[int(second) - start] += outcomes.get(THROTTLED, 0)
+    last = max([*applied, *throttled, 0])
+    return {
+        "applied": [applied[s] for s in range(last + 1)],
+        "throttled": [throttled[s] for s in range(last + 1)],
+    }
+
+
 def _usage(run: Run) -> dict[str, Any]:
     n = max(1, len(run.commands))
     cpu = sum(e.cpu_s - r.cpu_s for e, r in zip(run.end, run.ready, strict=True))
@@ -167,6 +184,7 @@ def figures(run: Run) -> dict[str, Any]:
         "worker_exit_codes": run.exit_codes,
         "worker_errors_logged": run.worker_errors,
     }
+    result["timeline_per_s"] = timeline(run)
     if run.ceiling is not None:
         result["stack_ceiling"] = run.ceiling.to_json()
     if run.profiles:

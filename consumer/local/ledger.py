@@ -53,6 +53,8 @@ class LedgerSnapshot(TypedDict):
     applied_count: int
     applied_by_operation: dict[str, int]
     applied: list[AppliedJson]
+    # Unix second -> outcome -> calls, for timelines (throttling over time); empty without events.
+    calls_per_second: dict[str, dict[str, int]]
 
 
 class Ledger:
@@ -62,11 +64,14 @@ class Ledger:
         self._lock = threading.Lock()
         self._calls: Counter[tuple[str, str]] = Counter()
         self._applied: list[AppliedUnlink] = []
+        self._per_second: Counter[tuple[int, str]] = Counter()
 
     def record_call(self, operation: str, outcome: str) -> None:
         """Counts one Cognito Identity call; outcome is "ok" or the error code."""
+        second = int(time.time())
         with self._lock:
             self._calls[(operation, outcome)] += 1
+            self._per_second[(second, outcome)] += 1
 
     def record_applied(self, operation: str, identity_id: str, key: str) -> None:
         """Records an unlink that changed the state."""
@@ -79,6 +84,7 @@ class Ledger:
         with self._lock:
             self._calls.clear()
             self._applied.clear()
+            self._per_second.clear()
 
     def applied(self) -> list[AppliedUnlink]:
         with self._lock:
@@ -121,6 +127,12 @@ class Ledger:
         """Everything as plain JSON-ready data; `events=False` leaves out the applied list."""
         calls = self.calls()
         applied = self.applied()
+        per_second: dict[str, dict[str, int]] = {}
+        if events:
+            with self._lock:
+                timeline = sorted(self._per_second.items())
+            for (second, outcome), n in timeline:
+                per_second.setdefault(str(second), {})[outcome] = n
         by_operation: dict[str, dict[str, int]] = {}
         for (operation, outcome), n in sorted(calls.items()):
             by_operation.setdefault(operation, {})[outcome] = n
@@ -144,4 +156,5 @@ class Ledger:
             ]
             if events
             else [],
+            "calls_per_second": per_second,
         }

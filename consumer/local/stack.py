@@ -28,6 +28,7 @@ from consumer.local.identities import STORE, IdentityStore
 from consumer.local.ledger import Ledger
 from consumer.local.patch import install
 from consumer.local.requests import RequestCounts
+from consumer.local.sqs_speed import install as install_sqs_speed
 
 HOST: Final = "127.0.0.1"
 
@@ -65,6 +66,7 @@ class LocalStack:
         self, port: int = 0, faults: Faults | None = None, region: str = "us-east-1"
     ) -> None:
         install()
+        install_sqs_speed()
         self.region = region
         self.ledger = Ledger()
         self.identities: IdentityStore = STORE

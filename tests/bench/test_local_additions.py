@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -113,3 +114,39 @@ def test_route_key_only_for_signed_requests_of_the_stacks_json_services() -> Non
     assert route_key({**sqs, "HTTP_AUTHORIZATION": AUTH.format("s3")}) is None
     assert route_key({**sqs, "HTTP_AUTHORIZATION": "Bearer x"}) is None
     assert route_key({"HTTP_AUTHORIZATION": AUTH.format("sqs")}) is None
+
+
+def test_the_faster_sqs_answers_what_motos_own_answers(stack: LocalStack) -> None:
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.sqs.exceptions import InvalidAttributeName
+    from moto.sqs.models import sqs_backends
+
+    from consumer.local import sqs_speed
+
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    backend.create_queue("speed", MessageRetentionPeriod="60", DelaySeconds="0")
+    for i in range(6):
+        backend.send_message("speed", f"m{i}", delay_seconds=30 if i % 3 == 0 else 0)
+    backend.receive_message("speed", 2, 0, 30)
+    original = sqs_speed.ORIGINALS["get_queue_attributes"]
+    for names in (
+        ["All"],
+        ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        ["ApproximateNumberOfMessagesDelayed", "MessageRetentionPeriod", "QueueArn"],
+        [],
+    ):
+        assert backend.get_queue_attributes("speed", names) == original(backend, "speed", names)
+    assert backend.get_queue_attributes("speed", ["ApproximateNumberOfMessages"]) == {
+        "ApproximateNumberOfMessages": 2
+    }
+    for bad in (["Nonsense"], [""]):
+        with pytest.raises(InvalidAttributeName):
+            backend.get_queue_attributes("speed", bad)
+    message: Any = backend.get_queue("speed")._messages[0]
+    check = sqs_speed.ORIGINALS["is_message_valid_based_on_retention_period"]
+    for sent in (message.sent_timestamp, message.sent_timestamp - 61_000):
+        message.sent_timestamp = sent
+        assert backend.is_message_valid_based_on_retention_period("speed", message) == check(
+            backend, "speed", message
+        )
+    assert abs(sqs_speed.unix_time() - sqs_speed.ORIGINALS["unix_time"]()) < 0.5

@@ -86,6 +86,7 @@ def ledger(
         "throttled": 0,
         "applied_count": len(applied),
         "applied_by_operation": {},
+        "calls_per_second": {"101": {"ok": 16}, "102": {"TooManyRequestsException": 4}},
         "applied": [
             {"operation": o, "identity_id": i, "key": k, "at": at} for o, i, k, at in applied
         ],
