@@ -112,6 +112,12 @@ async def dlq_bodies(sqs: SQSClient, url: str) -> list[str]:
         await sqs.delete_message_batch(QueueUrl=url, Entries=entries)
 
 
+def applied_of(stack: LocalStack, mix: Mix) -> int:
+    """How many of this mix's valid commands the stack has applied (the ledger is shared)."""
+    keys = set(mix.valid.values())
+    return len({(e.identity_id, e.key) for e in stack.ledger.applied()} & keys)
+
+
 async def wait_until_settled(
     sqs: SQSClient, queue_url: str, stack: LocalStack, mix: Mix, limit_seconds: float
 ) -> float:

@@ -16,7 +16,7 @@ from consumer.app import build_worker, open_clients
 from consumer.local.stack import LocalStack
 from tests.conftest import make_table
 from tests.integration.conftest import Queues
-from tests.integration.scenario import build_mix, dlq_bodies
+from tests.integration.scenario import applied_of, audit, build_mix, dlq_bodies
 from tests.integration.worker_runner import settings_for
 from tests.support.proxy import OutageProxy
 
@@ -66,7 +66,7 @@ async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
         async with open_clients(settings) as clients:
             worker, _ = await build_worker(settings, clients)
             running = asyncio.create_task(worker.run())
-            await _until(lambda: stack.ledger.applied_count() >= 30, 30)
+            await _until(lambda: applied_of(stack, mix) >= 30, 30)
 
             proxy.down()
             calls_before, cpu_before, wall_before = (
@@ -82,15 +82,19 @@ async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
             assert not running.done()  # still running
             proxy.up()
 
-            await _until(lambda: stack.ledger.applied_count() >= 60, 120)
+            await _until(lambda: applied_of(stack, mix) >= 60, 120)
             worker.stop()
             await asyncio.wait_for(running, 30)
 
-    assert await dlq_bodies(sqs, queues.dlq_url) == []  # nothing dead-lettered for an outage
+    dead = await dlq_bodies(sqs, queues.dlq_url)
+    assert dead == []  # nothing dead-lettered for an outage
+    result = audit(stack, mix, dead)
+    assert result.applied_once == 60
+    assert result.applied_twice == 0
     outage_lines = [e for e in logs if e["event"] == "receive_failed"]
     print(
         f"\noutage[{down}] {wall:.0f}s: cpu={cpu:.2f}s receives={receives} "
-        f"receive_failed_logs={len(outage_lines)} applied=60 dlq=0"
+        f"receive_failed_logs={len(outage_lines)} {result.line()}"
     )
     if down == "all":
         # The process holds the local stack too, so this bounds both: no hot loop anywhere.

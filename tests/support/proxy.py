@@ -28,6 +28,7 @@ class OutageProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.connections = 0
+        self._accepting = False
 
     @property
     def url(self) -> str:
@@ -50,12 +51,14 @@ class OutageProxy:
         self._thread.join(5)
 
     async def _listen(self) -> None:
+        self._accepting = True
         if self._server is None:
             self._server = await asyncio.start_server(
                 self._serve, "127.0.0.1", self.port, reuse_address=True
             )
 
     async def _close(self) -> None:
+        self._accepting = False
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -69,6 +72,10 @@ class OutageProxy:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
+            return
+        if not self._accepting:  # went down while this connection was being opened
+            writer.transport.abort()
+            up_writer.transport.abort()
             return
         self._writers.update({writer, up_writer})
 
