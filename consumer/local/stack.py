@@ -28,6 +28,7 @@ from consumer.local.identities import STORE, IdentityStore
 from consumer.local.ledger import Ledger
 from consumer.local.patch import install
 from consumer.local.requests import RequestCounts
+from consumer.local.sqs_serial import install as install_sqs_serial
 from consumer.local.sqs_speed import install as install_sqs_speed
 
 HOST: Final = "127.0.0.1"
@@ -67,6 +68,7 @@ class LocalStack:
     ) -> None:
         install()
         install_sqs_speed()
+        install_sqs_serial()  # wraps what sqs_speed installed
         self.region = region
         self.ledger = Ledger()
         self.identities: IdentityStore = STORE
