@@ -14,6 +14,7 @@ import botocore.exceptions
 
 from consumer import errors
 from consumer.commands import UnlinkDeveloperIdentity, UnlinkIdentity
+from consumer.pacing import AttemptPacing
 from consumer.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ class CognitoExecutor:
         self._client = client
         self._limiter = limiter
         self._timeout = timeout_seconds
+        AttemptPacing(limiter).register(client)  # paces retries; reports every throttled attempt
 
     def __repr__(self) -> str:
         return f"CognitoExecutor(limiter={self._limiter!r}, timeout={self._timeout}s)"
@@ -134,8 +136,6 @@ class CognitoExecutor:
                     )
         except Exception as exc:
             error = translate(exc, secrets)
-            if isinstance(error, errors.Throttled):
-                self._limiter.on_throttle()
             if isinstance(error, errors.NotAuthorized) and isinstance(command, UnlinkIdentity):
                 error = errors.NotAuthorized(f"{TOKENS_REJECTED} ({error.detail})")
             raise error from exc

@@ -25,6 +25,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from consumer.pacing import THROTTLING_CODES, error_code
+
 
 class PrometheusObserver:
     """The worker's observer, backed by prometheus-client metrics in one registry."""
@@ -137,18 +139,13 @@ class PrometheusObserver:
         context: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
-        error = parsed_response.get("Error") if isinstance(parsed_response, dict) else None
-        code = error.get("Code") if isinstance(error, dict) else None
-        if code in THROTTLING_CODES:
+        if error_code(parsed_response) in THROTTLING_CODES:
             operation = str((context or {}).get(_OPERATION, "unknown"))
             self.throttles.labels(operation).inc()
 
 
 _STARTED = "unlink_metrics_started"
 _OPERATION = "unlink_metrics_operation"
-THROTTLING_CODES = frozenset(
-    {"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"}
-)
 
 
 @dataclass(slots=True)

@@ -53,7 +53,6 @@ def _parser() -> argparse.ArgumentParser:
     add("--aimd", type=parse_pairs, help="AimdConfig fields to try, e.g. increase_per_second=1")
     add("--sqs-linger", type=float, help="seconds a batched SQS call waits (experiment)")
     add("--cognito-attempts", type=int, help="botocore attempts per Cognito call (experiment)")
-    add("--limiter", choices=["goodput"], help="limiter cold-start variant (experiment)")
     add("--ceiling-n", type=int, help="commands for the stack-ceiling run (latency; 0: skip)")
     add("--timeout", type=float, dest="timeout_seconds", help="per scenario, seconds")
     add("--idle-wait", type=int, default=20, help="long-poll wait of the idle check, seconds")
@@ -84,7 +83,6 @@ def _configure(name: str, args: argparse.Namespace) -> Scenario:
         aimd=args.aimd,
         sqs_linger=args.sqs_linger,
         cognito_attempts=args.cognito_attempts,
-        limiter=args.limiter,
         timeout_seconds=args.timeout_seconds,
         profile=args.profile or None,
     )

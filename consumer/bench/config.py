@@ -28,7 +28,6 @@ class Scenario:
     aimd: dict[str, float] = field(default_factory=dict)  # limiter experiments (BENCH_AIMD)
     sqs_linger: float | None = None  # batching experiments (BENCH_SQS_LINGER)
     cognito_attempts: int | None = None  # botocore attempts per Cognito call (experiments)
-    limiter: str | None = None  # "goodput": the limiter's cold-start experiment
     ceiling_n: int = 0  # commands for the stack-ceiling run beside this scenario (0: none)
     timeout_seconds: float = 300.0
     profile: bool = False
@@ -63,14 +62,12 @@ class Scenario:
             settings["BENCH_SQS_LINGER"] = str(self.sqs_linger)
         if self.cognito_attempts is not None:
             settings["BENCH_COGNITO_ATTEMPTS"] = str(self.cognito_attempts)
-        if self.limiter is not None:
-            settings["BENCH_LIMITER"] = self.limiter
         return settings
 
     @property
     def experimental(self) -> bool:
         """Runs the worker with knobs it does not expose (`consumer.bench.worker`)."""
-        knobs = (self.sqs_linger, self.cognito_attempts, self.limiter)
+        knobs = (self.sqs_linger, self.cognito_attempts)
         return bool(self.aimd) or any(k is not None for k in knobs)
 
     def knobs(self) -> dict[str, Any]:
@@ -88,7 +85,6 @@ class Scenario:
             "aimd": self.aimd or None,
             "sqs_linger": self.sqs_linger,
             "cognito_attempts": self.cognito_attempts,
-            "limiter": self.limiter,
         }
 
 

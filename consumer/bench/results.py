@@ -100,14 +100,18 @@ def _apply_times(run: Run) -> list[tuple[float, float]]:
 
 
 def _sustained(applied_at: list[float]) -> float | None:
-    """Applied/s over the second half of the applying period (after the limiter settled)."""
-    if len(applied_at) < 4:
+    """Applied/s over the middle 80% of the applied commands: the fleet at work on a backlog.
+
+    The first 10% (workers starting, the limiter finding the quota) and the last 10% (the drain:
+    a few workers finishing the last messages they hold) are left out; `commands_per_s` keeps
+    the whole run.
+    """
+    if len(applied_at) < 10:
         return None
     ordered = sorted(applied_at)
-    middle = (ordered[0] + ordered[-1]) / 2
-    later = [t for t in ordered if t >= middle]
-    span = ordered[-1] - middle
-    return (len(later) - 1) / span if span > 0 else None
+    first, last = len(ordered) // 10, len(ordered) - 1 - len(ordered) // 10
+    span = ordered[last] - ordered[first]
+    return (last - first) / span if span > 0 else None
 
 
 def timeline(run: Run) -> dict[str, list[int]]:

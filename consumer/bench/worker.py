@@ -7,22 +7,19 @@ composition root uses, then runs the ordinary `unlink-consumer run`. The default
     BENCH_AIMD="decrease_factor=0.7,increase_per_second=1"   AimdConfig fields
     BENCH_SQS_LINGER=0.05                                    seconds a batched SQS call waits
     BENCH_COGNITO_ATTEMPTS=1                                 botocore attempts per Cognito call
-    BENCH_LIMITER=goodput       the first throttle starts pacing from the last second's successes
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from aiobotocore.config import AioConfig
 
 from consumer import app, cli, sqs
-from consumer.clock import Clock
-from consumer.ratelimit import AdaptiveRateLimiter, AimdConfig
+from consumer.ratelimit import AimdConfig
 from consumer.settings import Settings
 
 
@@ -49,33 +46,6 @@ def _aimd(overrides: dict[str, float]) -> Callable[..., AimdConfig]:
     return make
 
 
-class GoodputStart(AdaptiveRateLimiter):
-    """The first throttle (no rate yet) paces from the successes of the last second.
-
-    The stock limiter starts from the calls it *attempted* in the last complete one-second window:
-    none in the first second (so it drops to `min_rate`), far above the quota later.
-    """
-
-    def __init__(self, clock: Clock, ceiling: float | None, config: AimdConfig | None) -> None:
-        super().__init__(clock, ceiling, config)
-        self._clock_ = clock
-        self._successes: deque[float] = deque()
-
-    def on_success(self) -> None:
-        now = self._clock_.monotonic()
-        self._successes.append(now)
-        while self._successes and self._successes[0] < now - 1.0:
-            self._successes.popleft()
-        super().on_success()
-
-    def on_throttle(self) -> None:
-        if self.rate is None:
-            now = self._clock_.monotonic()
-            recent = sum(1 for at in self._successes if at >= now - 1.0)
-            self._observed = max(1.0, float(recent))
-        super().on_throttle()
-
-
 def _cognito_config(attempts: int) -> Callable[[Settings], AioConfig]:
     original = app.cognito_config
 
@@ -96,8 +66,6 @@ def configure(environ: dict[str, str]) -> None:
     if linger:
         defaults = sqs.SqsQueue.__init__.__defaults__ or ()
         sqs.SqsQueue.__init__.__defaults__ = (*defaults[:-1], float(linger))
-    if environ.get("BENCH_LIMITER") == "goodput":
-        setattr(app, "AdaptiveRateLimiter", GoodputStart)  # noqa: B010
     attempts = environ.get("BENCH_COGNITO_ATTEMPTS")
     if attempts:
         setattr(app, "cognito_config", _cognito_config(int(attempts)))  # noqa: B010

@@ -1,0 +1,80 @@
+"""Each HTTP attempt of an unlink is paced by the limiter and reports its throttle to it.
+
+botocore retries a throttled unlink once; the retry must wait for a limiter slot like any call,
+and the throttle it absorbed must still reach the limiter, or a fleet overshoots the quota for
+as long as second attempts get through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+from consumer.commands import UnlinkDeveloperIdentity
+from consumer.executor import CognitoExecutor
+from consumer.local.seed import seed_in_process
+from consumer.local.stack import LocalStack
+
+ONE_RETRY = AioConfig(retries={"mode": "standard", "total_max_attempts": 2})
+
+
+@dataclass
+class RecordingLimiter:
+    """Lets first attempts go at once; a retry waits `wait_s` (the stack's bucket refills)."""
+
+    wait_s: float
+    acquires: int = 0
+    throttles: int = 0
+    sent_at: list[float | None] = field(default_factory=list)
+    successes: int = 0
+    rate: float | None = field(default=None)
+
+    async def acquire(self) -> None:
+        self.acquires += 1
+        if self.acquires > 2:
+            await asyncio.sleep(self.wait_s)
+
+    def on_success(self) -> None:
+        self.successes += 1
+
+    def on_throttle(self, sent_at: float | None = None) -> None:
+        self.throttles += 1
+        self.sent_at.append(sent_at)
+
+
+async def test_a_retried_throttle_waits_for_a_slot_and_is_reported(
+    clean_faults: LocalStack, aws_env: dict[str, str]
+) -> None:
+    stack = clean_faults
+    first, second = seed_in_process(stack, developer=2).developer
+    commands = [
+        UnlinkDeveloperIdentity.model_validate(
+            {"action": "UnlinkDeveloperIdentity", **d.unlink_request()}
+        )
+        for d in (first, second)
+    ]
+    limiter = RecordingLimiter(wait_s=2.1)
+    stack.faults.quota_rps, stack.faults.quota_burst = 0.5, 1.0  # a token per 2 s
+    calls_before = stack.ledger.calls()
+    async with get_session().create_client(
+        "cognito-identity", region_name="us-east-1", config=ONE_RETRY
+    ) as client:
+        executor = CognitoExecutor(client, limiter, 10.0)
+        started = time.monotonic()
+        await executor.execute(commands[0])  # takes the bucket's only token
+        await executor.execute(commands[1])  # throttled at once; botocore's retry gets through
+    calls = stack.ledger.calls() - calls_before
+    operation = "UnlinkDeveloperIdentity"
+    assert calls[(operation, "TooManyRequestsException")] == 1
+    assert calls[(operation, "ok")] == 2
+    assert limiter.throttles == 1  # the throttle botocore absorbed reached the limiter
+    assert limiter.sent_at[0] is not None
+    assert started < limiter.sent_at[0] < time.monotonic()  # with the time its attempt left
+    assert limiter.acquires == 3  # two first attempts and the retry
+    assert limiter.successes == 2
+    applied = {e.key for e in stack.ledger.applied()}
+    assert {first.developer_user_identifier, second.developer_user_identifier} <= applied
