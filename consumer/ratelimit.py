@@ -13,10 +13,10 @@ workers sharing one account-wide quota converge on it without talking to each ot
   for its slot in the last second): a worker short of work does not build up a rate it has never
   tested, which would hit the quota as one burst when work returns.
 
-An unlimited worker starts pacing at its first throttle, from its goodput in the last second. That
-first measure is poor either way (a burst against the quota's full bucket inflates it; a worker
-that joins a busy fleet may see no success at all), so until the next cut the rate grows like
-TCP's slow start, doubling each second, and finds the worker's share within seconds.
+An unlimited worker starts pacing at its first throttle, from its goodput in the last second. A
+worker that joins a fleet already using the whole quota may have seen no success at all; its rate
+then grows like TCP's slow start, doubling each second until the next cut, rather than creeping up
+from the minimum.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class AimdConfig:
 
 
 GOODPUT_WINDOW_SECONDS = 1.0
+SLOW_START_BELOW = 2.0  # successes/s at the first cut under which the rate then slow-starts
 MIN_GOODPUT_SPAN_SECONDS = 0.2
 
 
@@ -141,7 +142,9 @@ class AdaptiveRateLimiter:
             return
         goodput = self.goodput()
         self._last_decrease = now
-        self._slow_start = self._rate is None
+        # Slow start only when the first cut had nothing to go on (a worker joining a fleet that
+        # already uses the whole quota sees few or no successes of its own).
+        self._slow_start = self._rate is None and goodput < SLOW_START_BELOW
         basis = goodput if self._rate is None else min(self._rate, goodput)
         self._rate = max(self._config.min_rate, basis * self._config.decrease_factor)
 

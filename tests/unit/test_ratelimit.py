@@ -118,3 +118,23 @@ async def test_a_cut_measures_the_goodput_since_the_last_cut() -> None:
     await _steady_calls(limiter, clock, 20.0, 1.5)  # the bucket is empty: 20/s get through
     limiter.on_throttle()
     assert 17.5 <= limiter.rate <= 18.5  # 0.9 x 20/s, the burst forgotten
+
+
+async def test_a_worker_with_no_success_of_its_own_slow_starts_after_its_first_cut() -> None:
+    clock = FakeClock()
+    config = AimdConfig(min_rate=1.0, cooldown_seconds=1.0, increase_per_second=0.1)
+    limiter = AdaptiveRateLimiter(clock, None, config)
+    limiter.on_throttle()  # joined a fleet that already uses the whole quota
+    assert limiter.rate == 1.0
+    clock.now += 1.0
+    await _paced_calls(limiter, clock, 5.0)
+    assert limiter.rate is not None
+    assert limiter.rate >= 16.0  # doubling each second, not +0.1/s from the minimum
+    await _steady_calls(limiter, clock, 5.0, 1.5)
+    limiter.on_throttle()  # the next cut ends the slow start
+    after_cut = limiter.rate
+    assert after_cut is not None
+    clock.now += 1.5
+    await _paced_calls(limiter, clock, 5.0)
+    assert limiter.rate is not None
+    assert limiter.rate <= after_cut + 0.6
