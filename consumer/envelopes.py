@@ -35,20 +35,25 @@ def _unwrap(payload: Any) -> tuple[Any, str | None]:
         message = payload["Message"]
         if not isinstance(message, str):
             raise MalformedCommand("SNS Message: expected a JSON string")
-        try:
-            inner = json.loads(message)
-        except json.JSONDecodeError as exc:
-            raise MalformedCommand(f"SNS Message is not JSON: {exc.msg}") from None
-        except ValueError as exc:
-            raise MalformedCommand(f"SNS Message is not JSON: {type(exc).__name__}") from None
-        except RecursionError:
-            raise MalformedCommand("SNS Message is not JSON: nested too deeply") from None
+        inner = _loads(message, "SNS Message")
         if isinstance(inner, dict) and _is_eventbridge(inner):
             return inner["detail"], _str_or_none(inner.get("id"))
         return inner, _str_or_none(payload.get("MessageId"))
     if _is_eventbridge(payload):
         return payload["detail"], _str_or_none(payload.get("id"))
     return payload, None
+
+
+def _loads(text: str, what: str) -> Any:
+    """JSON text -> value, or `MalformedCommand` saying why ``what`` is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedCommand(f"{what} is not JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise MalformedCommand(f"{what} is not JSON: {type(exc).__name__}") from None
+    except RecursionError:
+        raise MalformedCommand(f"{what} is not JSON: nested too deeply") from None
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -60,14 +65,7 @@ def decode(body: str) -> UnlinkDeveloperIdentity | UnlinkIdentity:
     # Characters first: a body this long in characters is too long in bytes without encoding it.
     if len(body) > MAX_BODY_BYTES or len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise MalformedCommand(f"body: larger than {MAX_BODY_BYTES} bytes")
-    try:
-        payload = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise MalformedCommand(f"body is not JSON: {exc.msg}") from None
-    except ValueError as exc:
-        raise MalformedCommand(f"body is not JSON: {type(exc).__name__}") from None
-    except RecursionError:
-        raise MalformedCommand("body is not JSON: nested too deeply") from None
+    payload = _loads(body, "body")
     inner, envelope_id = _unwrap(payload)
     if envelope_id is not None and isinstance(inner, dict) and "command_id" not in inner:
         inner = {**inner, "command_id": envelope_id}

@@ -111,16 +111,21 @@ def add_parser(sub: Any) -> None:
         )
 
 
+def _json_object(text: str, flag: str) -> dict[str, Any]:
+    """A flag's JSON object, or `MalformedCommand` naming the flag."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise MalformedCommand(f"{flag}: not JSON ({exc})") from None
+    if not isinstance(parsed, dict):
+        raise MalformedCommand(f"{flag}: expected a JSON object")
+    return parsed
+
+
 def _logins(value: str) -> dict[str, str]:
     stripped = value.strip()
     if stripped.startswith("{"):
-        try:
-            parsed = json.loads(stripped)
-        except ValueError as exc:
-            raise MalformedCommand(f"--logins: not JSON ({exc})") from None
-        if not isinstance(parsed, dict):
-            raise MalformedCommand("--logins: expected a JSON object")
-        return parsed
+        return _json_object(stripped, "--logins")
     pairs = [p for p in stripped.split(",") if p]
     if not all("=" in p for p in pairs):
         raise MalformedCommand("--logins: expected JSON or provider=token[,provider=token]")
@@ -137,13 +142,7 @@ def _cli_input(value: str) -> dict[str, Any]:
             raise MalformedCommand(f"--cli-input-json: cannot read {path}: {reason}") from None
     else:
         text = value
-    try:
-        parsed = json.loads(text)
-    except ValueError as exc:
-        raise MalformedCommand(f"--cli-input-json: not JSON ({exc})") from None
-    if not isinstance(parsed, dict):
-        raise MalformedCommand("--cli-input-json: expected a JSON object")
-    return parsed
+    return _json_object(text, "--cli-input-json")
 
 
 def command_from_flags(args: argparse.Namespace) -> dict[str, Any]:
