@@ -5,10 +5,11 @@ never spikes past the quota. In adaptive mode the rate follows AIMD, as TCP does
 workers sharing one account-wide quota converge on it without talking to each other:
 
 - a throttle cuts the rate (at most once per ``cooldown``) to ``decrease_factor`` times what the
-  worker actually got through in the last second (its *goodput*), not times its own rate. A quota
-  enforced by a token bucket lets a fleet overshoot for seconds while the bucket drains; the
-  goodput is the worker's real share of the quota however far its rate had climbed, so one cut
-  lands the fleet just below the quota instead of a cascade of cuts and throttles;
+  worker actually got through since its last cut, over at most the last second (its *goodput*),
+  not times its own rate. A quota enforced by a token bucket lets a fleet overshoot for seconds
+  while the bucket drains; the goodput is the worker's real share of the quota however far its
+  rate had climbed, so one cut lands the fleet just below the quota instead of a cascade of cuts
+  and throttles;
 - successes raise it additively, but only while the rate is what holds calls back (a call waited
   for its slot in the last second): a worker short of work does not build up a rate it has never
   tested, which would hit the quota as one burst when work returns.
