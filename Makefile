@@ -18,23 +18,23 @@ install: $(STAMP)
 
 ## The main job: local stack, queues, seeded identities, a mix of commands, the worker until idle, a summary.
 run: $(STAMP)
-	$(BIN)/python -m consumer.demo
+	$(BIN)/python -m consumer.local.demo
 
 ## Lint, strict typing, then the test suite (what CI runs).
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check consumer tests
-	$(BIN)/ruff format --check consumer tests
+	$(BIN)/ruff check consumer tests bench
+	$(BIN)/ruff format --check consumer tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy consumer tests
+	$(BIN)/mypy consumer tests bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m consumer.bench $(ARGS)
+	$(BIN)/python -m bench $(ARGS)
 
 local: $(STAMP)
 	$(BIN)/unlink-consumer local

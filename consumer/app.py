@@ -16,19 +16,20 @@ import structlog
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
-from consumer.clock import Clock, SystemClock
-from consumer.errors import ConfigurationError
-from consumer.executor import CognitoExecutor
-from consumer.idempotency import DynamoStore, IdempotencyStore, MemoryStore
-from consumer.metrics import Health, PrometheusObserver, make_app, serve
-from consumer.observe import Observer
-from consumer.policy import Backoff, RetryPolicy
-from consumer.processor import Processor
-from consumer.ratelimit import AdaptiveRateLimiter, AimdConfig
-from consumer.router import Router
+from consumer.aws.cognito import CognitoExecutor
+from consumer.aws.idempotency import DynamoStore, MemoryStore
+from consumer.aws.ratelimit import AdaptiveRateLimiter, AimdConfig
+from consumer.aws.sqs import SqsQueue, resolve_dlq_url
+from consumer.core.clock import Clock, SystemClock
+from consumer.core.errors import ConfigurationError
+from consumer.core.observer import Observer
+from consumer.core.policy import Backoff, RetryPolicy
+from consumer.core.ports import IdempotencyStore
+from consumer.core.processor import Processor
+from consumer.core.router import Router
+from consumer.core.worker import Worker, WorkerConfig, WorkerStats
+from consumer.observe.metrics import Health, PrometheusObserver, make_app, serve
 from consumer.settings import Settings
-from consumer.sqs import SqsQueue, resolve_dlq_url
-from consumer.worker import Worker, WorkerConfig, WorkerStats
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient

@@ -14,9 +14,12 @@ from typing import Any
 
 import botocore.exceptions
 
-from consumer import app, dlq, logs, producer
-from consumer.errors import ConfigurationError
+from consumer import app
+from consumer.core.errors import ConfigurationError
+from consumer.observe import logs
 from consumer.settings import load_settings
+from consumer.tools import dlq
+from consumer.tools import send as producer
 
 EXIT_USAGE = 2
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consumer.errors import ConfigurationError
+from consumer.core.errors import ConfigurationError
 
 SQS_MAX_DELAY_SECONDS = 900
 

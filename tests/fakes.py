@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consumer import errors
-from consumer.commands import UnlinkDeveloperIdentity, UnlinkIdentity
-
-Command = UnlinkDeveloperIdentity | UnlinkIdentity
+from consumer.core import errors
+from consumer.core.commands import Command
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from consumer.idempotency import ClaimState, DynamoStore
+from consumer.aws.idempotency import DynamoStore
+from consumer.core.ports import ClaimState
 from consumer.local.stack import LocalStack
 from tests.conftest import make_table
 from tests.fakes import FakeClock

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
-from consumer.commands import UnlinkDeveloperIdentity
-from consumer.executor import CognitoExecutor
+from consumer.aws.cognito import CognitoExecutor
+from consumer.core.commands import UnlinkDeveloperIdentity
 from consumer.local.seed import seed_in_process
 from consumer.local.stack import LocalStack
 

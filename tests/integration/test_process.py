@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consumer.core.observer import pseudonym
 from consumer.local.stack import LocalStack
-from consumer.observe import pseudonym
 from tests.integration.conftest import (
     Pool,
     Queues,

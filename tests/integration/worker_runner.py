@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from consumer.app import build_worker, open_clients
+from consumer.core.worker import WorkerStats
 from consumer.settings import Settings
-from consumer.worker import WorkerStats
 
 
 def settings_for(queue_url: str, **overrides: Any) -> Settings:

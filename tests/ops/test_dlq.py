@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiobotocore.session import get_session
 
-from consumer import dlq
 from consumer.local.stack import LocalStack
+from consumer.tools import dlq
 from tests.conftest import make_table
 from tests.integration.conftest import (
     DeveloperUser,

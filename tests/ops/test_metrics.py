@@ -15,9 +15,10 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer import app, metrics
+from consumer import app
+from consumer.core.worker import Worker
 from consumer.local.stack import LocalStack
-from consumer.worker import Worker
+from consumer.observe import metrics
 from tests.integration.conftest import Pool, Queues, developer_command, developer_user, send_all
 from tests.integration.worker_runner import settings_for
 from tests.ops.conftest import free_port

@@ -13,8 +13,8 @@ import pytest
 from aiobotocore.session import AioSession, get_session
 
 from consumer import cli as consumer_cli
-from consumer import producer
 from consumer.local.stack import LocalStack
+from consumer.tools import send as producer
 from tests.infra.stack import aws_client
 from tests.ops.conftest import cli
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from consumer.batching import BatchEntryFailed, Batcher
+from consumer.aws.batching import BatchEntryFailed, Batcher
 
 
 class FlakyService:

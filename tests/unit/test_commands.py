@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.commands import UnlinkDeveloperIdentity, UnlinkIdentity, command_to_body
-from consumer.envelopes import decode
-from consumer.errors import MalformedCommand
+from consumer.core.commands import UnlinkDeveloperIdentity, UnlinkIdentity, command_to_body
+from consumer.core.envelopes import decode
+from consumer.core.errors import MalformedCommand
 
 POOL = "us-east-1:0b9d5f6c-1234-4abc-9def-000000000001"
 IDENTITY = "us-east-1:6820d0d3-3c95-4d9f-8813-c4448fca995f"

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer import errors
-from consumer.outcomes import Attempts, DeadLetter, Retry
-from consumer.policy import Backoff, RetryPolicy
+from consumer.core import errors
+from consumer.core.outcomes import Attempts, DeadLetter, Retry
+from consumer.core.policy import Backoff, RetryPolicy
 
 PERMANENT_CASES = [
     (errors.MalformedCommand("x"), "malformed"),

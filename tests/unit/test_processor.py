@@ -3,12 +3,13 @@ from __future__ import annotations
 import json
 import random
 
-from consumer import errors
-from consumer.idempotency import MemoryStore
-from consumer.outcomes import Ack, DeadLetter, Retry
-from consumer.policy import Backoff, RetryPolicy
-from consumer.processor import Processor
-from consumer.sqs import ATTEMPTS, REDRIVEN, Message
+from consumer.aws.idempotency import MemoryStore
+from consumer.core import errors
+from consumer.core.attributes import ATTEMPTS, REDRIVEN
+from consumer.core.messages import Message
+from consumer.core.outcomes import Ack, DeadLetter, Retry
+from consumer.core.policy import Backoff, RetryPolicy
+from consumer.core.processor import Processor
 from tests.fakes import FakeClock, ScriptedExecutor
 from tests.unit.test_commands import developer
 
@@ -111,7 +112,7 @@ async def test_malformed_bodies_dead_letter_once() -> None:
 
 
 def developer_key() -> str:
-    from consumer.envelopes import decode
+    from consumer.core.envelopes import decode
 
     return decode(BODY).idempotency_key()
 

@@ -1,0 +1,130 @@
+"""`python -m bench` (`make bench`): the worker against the local stack, per scenario.
+
+    make bench                                   # latency, quota, mixed and idle at full size
+    make bench ARGS="--scenario latency -n 500"  # one scenario, fewer commands
+    make bench ARGS="--scenario quota --aimd increase_per_second=1"
+
+Prints a table, then one JSON line per scenario, on stdout; progress goes to stderr. Exits 1 when a
+command was lost, applied twice or wrongly dead-lettered (or a scenario could not run), never for
+a missed performance target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.config import DEFAULTS, ORDER, Scenario, override
+from bench.idle import run_idle
+from bench.report import json_line, table, targets
+from bench.results import figures
+from bench.scenarios import run_load
+from bench.worker import parse_pairs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--scenario", action="append", choices=[*ORDER, "all"], help="repeatable; default all")
+    add("-n", "--n", type=int, help="commands per load scenario")
+    add("--workers", type=int, help="worker processes")
+    add("--concurrency", type=int, help="UNLINK_CONCURRENCY: commands in flight per worker")
+    add("--latency-ms", type=float, help="added to every Cognito call")
+    add("--quota", type=float, help="unlink calls/s across the fleet, enforced by the stack")
+    add("--internal-error-rate", type=float, help="share of unlink calls failing with a 500")
+    add("--not-found", type=float, help="share of commands naming an unknown identity")
+    add("--conflicts", type=float, help="share naming another identity's identifier")
+    add("--malformed", type=float, help="share of malformed bodies")
+    add("--store", choices=["memory", "dynamodb"], help="idempotency store")
+    add("--depth", type=int, help="queue depth the feeder keeps (default: in-flight bound + 30)")
+    add("--wait-time", type=int, dest="wait_time_seconds", help="UNLINK_WAIT_TIME_SECONDS")
+    add("--rate-limit", type=float, help="UNLINK_RATE_LIMIT, per worker")
+    add("--aimd", type=parse_pairs, help="AimdConfig fields to try, e.g. increase_per_second=1")
+    add("--sqs-linger", type=float, help="seconds a batched SQS call waits (experiment)")
+    add("--cognito-attempts", type=int, help="botocore attempts per Cognito call (experiment)")
+    add("--ceiling-n", type=int, help="commands for the stack-ceiling run (latency; 0: skip)")
+    add("--timeout", type=float, dest="timeout_seconds", help="per scenario, seconds")
+    add("--idle-wait", type=int, default=20, help="long-poll wait of the idle check, seconds")
+    add("--idle-periods", type=int, default=2, help="wait periods the idle check watches")
+    add("--profile", action="store_true", help="run load-scenario workers under pyinstrument")
+    add("--log-dir", type=Path, help="worker and stack logs, profiles (default: a temp dir)")
+    return parser
+
+
+def _scenarios(args: argparse.Namespace) -> list[str]:
+    chosen = args.scenario or ["all"]
+    return list(ORDER) if "all" in chosen else [s for s in ORDER if s in chosen]
+
+
+def _configure(name: str, args: argparse.Namespace) -> Scenario:
+    scenario = override(
+        DEFAULTS[name],
+        n=args.n,
+        workers=args.workers,
+        concurrency=args.concurrency,
+        latency_ms=args.latency_ms,
+        quota=args.quota,
+        internal_error_rate=args.internal_error_rate,
+        store=args.store,
+        depth=args.depth,
+        wait_time_seconds=args.wait_time_seconds,
+        rate_limit=args.rate_limit,
+        aimd=args.aimd,
+        sqs_linger=args.sqs_linger,
+        cognito_attempts=args.cognito_attempts,
+        timeout_seconds=args.timeout_seconds,
+        profile=args.profile or None,
+    )
+    if name == "latency" and args.ceiling_n is not None:
+        scenario = replace(scenario, ceiling_n=args.ceiling_n)
+    shares = {"not_found": args.not_found, "conflicts": args.conflicts}
+    shares["malformed"] = args.malformed
+    if any(v is not None for v in shares.values()):
+        changes = {k: v for k, v in shares.items() if v is not None}
+        scenario = replace(scenario, mix=replace(scenario.mix, **changes))
+    return scenario
+
+
+async def _run_one(name: str, args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
+    if name == "idle":
+        return await run_idle(args.idle_wait, args.idle_periods, log_dir)
+    return figures(await run_load(_configure(name, args), log_dir))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="unlink-bench-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    print(f"bench: logs and profiles in {log_dir}", file=sys.stderr)
+    results: list[dict[str, Any]] = []
+    for name in _scenarios(args):
+        started = time.monotonic()
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            result = asyncio.run(_run_one(name, args, log_dir))
+        except Exception as exc:  # one scenario failing to run must not hide the others
+            result = {"scenario": name, "error": f"{type(exc).__name__}: {exc}", "correct": False}
+        else:
+            result["targets"] = targets(result)
+        print(f"bench: {name} took {time.monotonic() - started:.0f}s", file=sys.stderr)
+        results.append(result)
+    print(table(results))
+    print()
+    for result in results:
+        print(json_line(result))
+    return 0 if all(r.get("correct") for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

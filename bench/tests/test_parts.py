@@ -1,0 +1,177 @@
+"""The benchmark's pure parts: the workload, the tallies, the targets, the experiment knobs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bench import report, worker
+from bench.config import DEFAULTS, override
+from bench.procs import Usage
+from bench.results import correctness, figures, percentile
+from bench.scenarios import Run
+from bench.workload import APPLIED, CONFLICT, MALFORMED, NOT_FOUND, Mix, build
+from consumer import app
+from consumer.aws import sqs
+from consumer.local.ledger import LedgerSnapshot
+from consumer.local.seed import DeveloperIdentity, FederatedIdentity, Seeded, SeededPool
+
+POOL = SeededPool("us-east-1:0b9d5f6c-1234-4abc-9def-000000000001", "login.bench", ("g.com",))
+
+
+def seeded(developer: int, federated: int) -> Seeded:
+    devs = tuple(
+        DeveloperIdentity(
+            f"us-east-1:{i:08x}-0000-4000-8000-000000000000",
+            POOL.identity_pool_id,
+            POOL.developer_provider_name,
+            f"user-{i}",
+        )
+        for i in range(developer)
+    )
+    feds = tuple(
+        FederatedIdentity(
+            f"us-east-1:{i:08x}-1111-4000-8000-000000000000",
+            POOL.identity_pool_id,
+            {"g.com": f"token-{i}"},
+        )
+        for i in range(federated)
+    )
+    return Seeded(POOL, devs, feds)
+
+
+MIXED = Mix(not_found=0.1, conflicts=0.05, malformed=0.05)
+
+
+def test_mix_counts_and_seeds() -> None:
+    assert MIXED.counts(2000) == {
+        "developer": 1280,
+        "federated": 320,
+        NOT_FOUND: 200,
+        CONFLICT: 100,
+        MALFORMED: 100,
+    }
+    assert MIXED.seeds(2000) == (1280 + 200, 320)
+    assert sum(Mix().counts(7).values()) == 7
+
+
+def test_build_gives_unique_bodies_in_the_mix() -> None:
+    commands = build(200, MIXED, seeded(*MIXED.seeds(200)))
+    assert len(commands) == 200
+    assert len({c.body for c in commands}) == 200
+    expects = Counter(c.expect for c in commands)
+    assert expects == {APPLIED: 160, NOT_FOUND: 20, CONFLICT: 10, MALFORMED: 10}
+    effects = [c.effect for c in commands if c.effect is not None]
+    assert len(effects) == len(set(effects)) == 160
+    assert all((c.effect is None) == (c.expect != APPLIED) for c in commands)
+    valid = json.loads(next(c.body for c in commands if c.expect == APPLIED))
+    assert valid["action"] in {"UnlinkDeveloperIdentity", "UnlinkIdentity"}
+    assert build(200, MIXED, seeded(*MIXED.seeds(200)))[0].expect == commands[0].expect
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
+
+
+def ledger(
+    applied: list[tuple[str, str, str, float]], calls: dict[str, dict[str, int]]
+) -> LedgerSnapshot:
+    return {
+        "calls": calls,
+        "calls_by_outcome": {},
+        "throttled": 0,
+        "applied_count": len(applied),
+        "applied_by_operation": {},
+        "calls_per_second": {"101": {"ok": 16}, "102": {"TooManyRequestsException": 4}},
+        "applied": [
+            {"operation": o, "identity_id": i, "key": k, "at": at} for o, i, k, at in applied
+        ],
+    }
+
+
+def make_run(twice: bool = False, lose: bool = False, dead_valid: bool = False) -> Run:
+    commands = build(20, MIXED, seeded(*MIXED.seeds(20)))
+    run = Run(override(DEFAULTS["mixed"], n=20), commands)
+    run.sent_at = [100.0 + i / 10 for i in range(20)]
+    run.first_send, run.done_at = 100.0, 104.0
+    applied = [(*c.effect, 101.0 + i / 10) for i, c in enumerate(commands) if c.effect]
+    if twice:
+        applied.append(applied[0])
+    if lose:
+        applied.pop()
+    run.ledger = ledger(
+        applied, {"UnlinkDeveloperIdentity": {"ok": 16, "TooManyRequestsException": 4}}
+    )
+    run.dlq = [(c.body, c.expect) for c in commands if c.expect != APPLIED]
+    if dead_valid:
+        run.dlq.append((next(c.body for c in commands if c.expect == APPLIED), "retries_exhausted"))
+    run.ready = [Usage(1.0, 60_000, 10.0)]
+    run.end = [Usage(1.5, 61_000, 14.0)]
+    return run
+
+
+def test_a_clean_run_is_correct() -> None:
+    tally = correctness(make_run())
+    assert tally["correct"] is True
+    assert tally["applied_once"] == 16
+    assert tally["dlq_ok"] == tally["dlq_expected"] == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"twice": True}, "applied_twice"),
+        ({"lose": True}, "applied_never"),
+        ({"dead_valid": True}, "dlq_valid_dead_lettered"),
+    ],
+)
+def test_every_kind_of_wrong_is_caught(kwargs: dict[str, bool], field: str) -> None:
+    tally = correctness(make_run(**kwargs))
+    assert tally[field] == 1
+    assert tally["correct"] is False
+
+
+def test_figures_divide_by_the_commands() -> None:
+    result = figures(make_run())
+    assert result["cpu_ms_per_command"] == 25.0
+    assert result["throttled_share"] == 0.2
+    assert result["cognito_calls_per_command"] == 1.0
+    assert result["p50_ms"] == pytest.approx(1000.0)
+
+
+def test_targets_report_met_and_missed() -> None:
+    result: dict[str, Any] = {
+        **figures(make_run()),
+        "scenario": "quota",
+        "quota_rps": 50.0,
+        "sustained_per_s": 49.0,
+    }
+    found = report.targets(result)
+    assert found["quota_rate"]["met"] is True
+    assert found["throttled"]["met"] is False
+    assert found["correctness"]["met"] is True
+    idle = report.targets({"scenario": "idle", "cpu_pct": 0.2, "receives_per_period": 1.5})
+    assert idle["idle_cpu"]["met"] is True
+    assert idle["idle_receives"]["met"] is False
+    assert "targets:" in report.table([{**result, "targets": found}])
+
+
+def test_parse_pairs() -> None:
+    assert worker.parse_pairs("a=1, b=2.5,") == {"a": 1.0, "b": 2.5}
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        worker.parse_pairs("a")
+
+
+def test_configure_changes_the_limiter_and_linger_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app, "AimdConfig", vars(app)["AimdConfig"])
+    monkeypatch.setattr(sqs.SqsQueue.__init__, "__defaults__", sqs.SqsQueue.__init__.__defaults__)
+    worker.configure({"BENCH_AIMD": "increase_per_second=2", "BENCH_SQS_LINGER": "0.07"})
+    assert vars(app)["AimdConfig"]().increase_per_second == 2.0
+    assert (sqs.SqsQueue.__init__.__defaults__ or ())[-1] == 0.07
+    with pytest.raises(ValueError, match="unknown AimdConfig"):
+        worker.configure({"BENCH_AIMD": "nonsense=1"})

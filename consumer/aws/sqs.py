@@ -1,0 +1,152 @@
+"""The queue adapter: receive, ack, re-enqueue, dead-letter and visibility changes, all batched."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, cast
+
+from consumer.aws.batching import BatchCall, Batcher
+from consumer.core.attributes import ATTEMPTS
+from consumer.core.messages import Message, QueueDepth
+
+if TYPE_CHECKING:
+    from types_aiobotocore_sqs import SQSClient
+
+
+def _string_attributes(attributes: dict[str, str]) -> dict[str, Any]:
+    return {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+
+
+def _entry_size(body: str, attributes: dict[str, str]) -> int:
+    return len(body.encode()) + sum(len(k) + len(v.encode()) + 6 for k, v in attributes.items())
+
+
+class SqsQueue:
+    """An SQS queue and its DLQ behind one long-lived aiobotocore client."""
+
+    def __init__(
+        self,
+        client: SQSClient,
+        queue_url: str,
+        dlq_url: str,
+        visibility_timeout: int,
+        linger: float = 0.02,
+    ) -> None:
+        self._client = client
+        self.queue_url = queue_url
+        self.dlq_url = dlq_url
+        self._visibility = visibility_timeout
+        # Acks can wait a little for company (the message stays hidden meanwhile); sends gate
+        # the delete of their original, so they wait less.
+        self._deletes = Batcher(self._delete_batch, "delete", linger * 5)
+        self._sends = Batcher(self._send_batch(queue_url), "send", linger)
+        self._dlq_sends = Batcher(self._send_batch(dlq_url), "dlq-send", linger)
+        self._visibility_changes = Batcher(self._visibility_batch, "visibility", linger)
+
+    def __repr__(self) -> str:
+        return f"SqsQueue({self.queue_url!r}, dlq={self.dlq_url!r})"
+
+    @property
+    def is_fifo(self) -> bool:
+        return self.queue_url.endswith(".fifo")
+
+    async def receive(self, max_messages: int, wait_seconds: int) -> list[Message]:
+        response = await self._client.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max(1, min(10, max_messages)),
+            WaitTimeSeconds=wait_seconds,
+            VisibilityTimeout=self._visibility,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return [Message.from_sqs(raw) for raw in response.get("Messages", [])]
+
+    async def delete(self, message: Message) -> None:
+        await self._deletes.submit({"ReceiptHandle": message.receipt_handle})
+
+    async def send(
+        self, body: str, attributes: dict[str, str], *, delay: int, like: Message
+    ) -> None:
+        entry: dict[str, Any] = {
+            "MessageBody": body,
+            "MessageAttributes": _string_attributes(attributes),
+        }
+        if self.is_fifo:
+            # FIFO queues have no per-message delay; FIFO retries use visibility instead.
+            entry["MessageGroupId"] = like.group_id or "default"
+            entry["MessageDeduplicationId"] = f"{like.message_id}-{attributes.get(ATTEMPTS, 0)}"
+        else:
+            entry["DelaySeconds"] = max(0, min(900, delay))
+        await self._sends.submit(entry, _entry_size(body, attributes))
+
+    async def dead_letter(self, body: str, attributes: dict[str, str], *, like: Message) -> None:
+        entry: dict[str, Any] = {
+            "MessageBody": body,
+            "MessageAttributes": _string_attributes(attributes),
+        }
+        if self.dlq_url.endswith(".fifo"):
+            entry["MessageGroupId"] = like.group_id or "default"
+            entry["MessageDeduplicationId"] = f"{like.message_id}-dlq"
+        await self._dlq_sends.submit(entry, _entry_size(body, attributes))
+
+    async def change_visibility(self, message: Message, seconds: int) -> None:
+        await self._visibility_changes.submit(
+            {"ReceiptHandle": message.receipt_handle, "VisibilityTimeout": max(0, seconds)}
+        )
+
+    async def depth(self) -> QueueDepth:
+        response = await self._client.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )
+        attrs = response.get("Attributes", {})
+        return QueueDepth(
+            visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            delayed=int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+        )
+
+    async def flush(self) -> None:
+        for batcher in (self._sends, self._dlq_sends, self._visibility_changes, self._deletes):
+            await batcher.flush()
+
+    # The batchers build entries as plain dicts; the typed stubs want TypedDicts.
+    async def _delete_batch(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        response = await self._client.delete_message_batch(
+            QueueUrl=self.queue_url, Entries=cast(Any, entries)
+        )
+        return dict(response)
+
+    def _send_batch(self, url: str) -> BatchCall:
+        async def call(entries: list[dict[str, Any]]) -> dict[str, Any]:
+            response = await self._client.send_message_batch(
+                QueueUrl=url, Entries=cast(Any, entries)
+            )
+            return dict(response)
+
+        return call
+
+    async def _visibility_batch(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        response = await self._client.change_message_visibility_batch(
+            QueueUrl=self.queue_url, Entries=cast(Any, entries)
+        )
+        return dict(response)
+
+
+async def resolve_dlq_url(client: SQSClient, queue_url: str) -> str | None:
+    """The DLQ named by the queue's RedrivePolicy, when there is one."""
+    response = await client.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["RedrivePolicy", "QueueArn"]
+    )
+    policy = response.get("Attributes", {}).get("RedrivePolicy")
+    if not policy:
+        return None
+    arn = json.loads(policy)["deadLetterTargetArn"]
+    name = arn.rsplit(":", 2)
+    owner, queue_name = name[-2], name[-1]
+    url = await client.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=owner)
+    return url["QueueUrl"]

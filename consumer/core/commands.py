@@ -1,0 +1,147 @@
+"""The message contract: a Cognito Identity API request plus an ``action`` field.
+
+Field names are the API's own, and every constraint of the API reference is enforced here, before
+anything reaches AWS, so a bad command is dead-lettered on first sight instead of being retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+from consumer.core.errors import MalformedCommand
+
+# The API's patterns are whole-string patterns in Java syntax, where \w is ASCII-only.
+_ID_PATTERN = r"^[A-Za-z0-9_-]+:[0-9a-f-]+$"
+_PROVIDER_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+IdentityIdStr = Annotated[str, StringConstraints(min_length=1, max_length=55, pattern=_ID_PATTERN)]
+ProviderNameStr = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+DeveloperProviderNameStr = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=_PROVIDER_PATTERN)
+]
+DeveloperUserIdentifierStr = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+ProviderToken = Annotated[SecretStr, Field(min_length=1, max_length=50_000)]
+CommandId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[ -~]+$")]
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    command_id: CommandId | None = None
+
+    def api_request(self) -> dict[str, Any]:
+        """The exact request for the Cognito Identity call: validated fields, nothing else."""
+        raise NotImplementedError
+
+    def effect_fields(self) -> dict[str, Any]:
+        """What the command changes; its hash is the idempotency key when no command_id is set."""
+        raise NotImplementedError
+
+    def idempotency_key(self) -> str:
+        if self.command_id is not None:
+            return f"id:{self.command_id}"
+        canonical = json.dumps(
+            {"action": self.action_name(), **self.effect_fields()},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    def action_name(self) -> str:
+        raise NotImplementedError
+
+
+class UnlinkDeveloperIdentity(_Command):
+    """Unlinks a developer user identifier from an identity (signed, developer credentials)."""
+
+    action: Literal["UnlinkDeveloperIdentity"]
+    IdentityId: IdentityIdStr
+    IdentityPoolId: IdentityIdStr
+    DeveloperProviderName: DeveloperProviderNameStr
+    DeveloperUserIdentifier: DeveloperUserIdentifierStr
+
+    def action_name(self) -> str:
+        return self.action
+
+    def api_request(self) -> dict[str, Any]:
+        return {
+            "IdentityId": self.IdentityId,
+            "IdentityPoolId": self.IdentityPoolId,
+            "DeveloperProviderName": self.DeveloperProviderName,
+            "DeveloperUserIdentifier": self.DeveloperUserIdentifier,
+        }
+
+    def effect_fields(self) -> dict[str, Any]:
+        return self.api_request()
+
+
+class UnlinkIdentity(_Command):
+    """Unlinks federated logins from an identity (public API: needs currently valid tokens)."""
+
+    action: Literal["UnlinkIdentity"]
+    IdentityId: IdentityIdStr
+    Logins: Annotated[dict[ProviderNameStr, ProviderToken], Field(max_length=10)]
+    LoginsToRemove: list[ProviderNameStr]
+
+    def action_name(self) -> str:
+        return self.action
+
+    def api_request(self) -> dict[str, Any]:
+        return {
+            "IdentityId": self.IdentityId,
+            "Logins": {name: token.get_secret_value() for name, token in self.Logins.items()},
+            "LoginsToRemove": list(self.LoginsToRemove),
+        }
+
+    def effect_fields(self) -> dict[str, Any]:
+        # Tokens are credentials, not part of what the command does: a resend with fresh
+        # tokens is the same unlink.
+        return {"IdentityId": self.IdentityId, "LoginsToRemove": sorted(set(self.LoginsToRemove))}
+
+
+Command = UnlinkDeveloperIdentity | UnlinkIdentity
+_COMMAND: TypeAdapter[Command] = TypeAdapter(Annotated[Command, Field(discriminator="action")])
+ACTIONS = ("UnlinkDeveloperIdentity", "UnlinkIdentity")
+
+
+def _describe(error: ValidationError) -> str:
+    """Names each failing field and the rule it broke, never the value (tokens are secrets)."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        if item["type"] == "union_tag_invalid" or item["type"] == "union_tag_not_found":
+            parts.append(f"action: must be one of {', '.join(ACTIONS)}")
+        else:
+            parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts[:5]) + (f" (+{len(parts) - 5} more)" if len(parts) > 5 else "")
+
+
+def parse_payload(payload: object) -> Command:
+    """Validates an already-decoded command object."""
+    if not isinstance(payload, dict):
+        raise MalformedCommand(f"body: expected a JSON object, got {type(payload).__name__}")
+    try:
+        return _COMMAND.validate_python(payload)
+    except ValidationError as exc:
+        raise MalformedCommand(_describe(exc)) from None
+
+
+def command_to_body(command: Command) -> str:
+    """The JSON message body for a command, secrets included: only producers call this."""
+    body: dict[str, Any] = {"action": command.action_name(), **command.api_request()}
+    if command.command_id is not None:
+        body["command_id"] = command.command_id
+    return json.dumps(body, separators=(",", ":"))

@@ -1,0 +1,1 @@
+"""What the worker tells the outside: logs, Prometheus metrics and the health endpoints."""

@@ -1,0 +1,1 @@
+"""What an operator runs beside the worker: `send`, `dlq peek | redrive`, their progress bars."""

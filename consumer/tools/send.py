@@ -1,0 +1,279 @@
+"""`unlink-consumer send`: enqueue commands with the AWS CLI's own flags, or many from a file.
+
+Every command is validated before anything is sent, so a bad one never reaches the queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import botocore.exceptions
+from aiobotocore.session import get_session
+
+from consumer.app import sqs_config
+from consumer.aws.batching import MAX_BATCH_BYTES, MAX_ENTRIES
+from consumer.core.commands import command_to_body, parse_payload
+from consumer.core.envelopes import decode
+from consumer.core.errors import ConfigurationError, MalformedCommand
+from consumer.settings import load_settings
+from consumer.tools.progress import Progress
+
+SKELETONS: dict[str, dict[str, Any]] = {
+    "unlink-developer-identity": {
+        "IdentityId": "",
+        "IdentityPoolId": "",
+        "DeveloperProviderName": "",
+        "DeveloperUserIdentifier": "",
+    },
+    "unlink-identity": {"IdentityId": "", "Logins": {"KeyName": ""}, "LoginsToRemove": [""]},
+}
+ACTION_OF = {
+    "unlink-developer-identity": "UnlinkDeveloperIdentity",
+    "unlink-identity": "UnlinkIdentity",
+}
+
+# The flag that sets each field, for error messages about a command built from flags.
+FLAG_OF = {
+    "IdentityId": "--identity-id",
+    "IdentityPoolId": "--identity-pool-id",
+    "DeveloperProviderName": "--developer-provider-name",
+    "DeveloperUserIdentifier": "--developer-user-identifier",
+    "Logins": "--logins",
+    "LoginsToRemove": "--logins-to-remove",
+    "command_id": "--command-id",
+}
+
+T = TypeVar("T")
+
+
+def size_batches(items: Sequence[T], size: Callable[[T], int]) -> Iterator[list[T]]:
+    """Consecutive groups within SendMessageBatch's limits: ten entries, 256 KiB in all.
+
+    An item larger than the byte limit on its own goes alone; SQS then judges it.
+    """
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        weight = size(item)
+        if batch and (len(batch) == MAX_ENTRIES or total + weight > MAX_BATCH_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += weight
+    if batch:
+        yield batch
+
+
+@dataclass(slots=True)
+class SendReport:
+    sent: int = 0
+    not_sent: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One valid command of a file, with the line number it was read from."""
+
+    number: int
+    body: str
+
+
+def add_parser(sub: Any) -> None:
+    send = sub.add_parser("send", help="validate and enqueue commands")
+    send.add_argument("--queue-url", default=None, help="default: UNLINK_QUEUE_URL")
+    send.add_argument("--region", default=None)
+    send.add_argument("--file", type=Path, help="a JSON-lines file of commands, one per line")
+    send.add_argument("--message-group-id", default=None, help="FIFO queues only")
+    send.set_defaults(handler=handle)
+    ops = send.add_subparsers(dest="operation")
+    for name in SKELETONS:
+        op = ops.add_parser(name)
+        op.add_argument("--identity-id")
+        if name == "unlink-developer-identity":
+            op.add_argument("--identity-pool-id")
+            op.add_argument("--developer-provider-name")
+            op.add_argument("--developer-user-identifier")
+        else:
+            op.add_argument("--logins", help='JSON, or shorthand "provider=token,..."')
+            op.add_argument("--logins-to-remove", nargs="+")
+        op.add_argument("--command-id")
+        op.add_argument("--cli-input-json", help="JSON string, or file://path")
+        op.add_argument(
+            "--generate-cli-skeleton", nargs="?", const="input", choices=["input", "output"]
+        )
+
+
+def _json_object(text: str, flag: str) -> dict[str, Any]:
+    """A flag's JSON object, or `MalformedCommand` naming the flag."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise MalformedCommand(f"{flag}: not JSON ({exc})") from None
+    if not isinstance(parsed, dict):
+        raise MalformedCommand(f"{flag}: expected a JSON object")
+    return parsed
+
+
+def _logins(value: str) -> dict[str, str]:
+    stripped = value.strip()
+    if stripped.startswith("{"):
+        return _json_object(stripped, "--logins")
+    pairs = [p for p in stripped.split(",") if p]
+    if not all("=" in p for p in pairs):
+        raise MalformedCommand("--logins: expected JSON or provider=token[,provider=token]")
+    return dict(p.split("=", 1) for p in pairs)
+
+
+def _cli_input(value: str) -> dict[str, Any]:
+    if value.startswith("file://"):
+        path = Path(value[len("file://") :])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise MalformedCommand(f"--cli-input-json: cannot read {path}: {reason}") from None
+    else:
+        text = value
+    return _json_object(text, "--cli-input-json")
+
+
+def command_from_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The command object: --cli-input-json first, flags on top (as the AWS CLI does)."""
+    request: dict[str, Any] = _cli_input(args.cli_input_json) if args.cli_input_json else {}
+    flags: dict[str, Any] = {"IdentityId": args.identity_id, "command_id": args.command_id}
+    if args.operation == "unlink-developer-identity":
+        flags |= {
+            "IdentityPoolId": args.identity_pool_id,
+            "DeveloperProviderName": args.developer_provider_name,
+            "DeveloperUserIdentifier": args.developer_user_identifier,
+        }
+    else:
+        flags |= {
+            "Logins": _logins(args.logins) if args.logins else None,
+            "LoginsToRemove": args.logins_to_remove,
+        }
+    request |= {k: v for k, v in flags.items() if v is not None}
+    # The operation named on the command line decides the action, whatever the input JSON says.
+    return {**request, "action": ACTION_OF[args.operation]}
+
+
+def flag_names(detail: str) -> str:
+    """A validation detail in terms of flags: "UnlinkIdentity.Logins.x: ..." becomes
+    "--logins (Logins).x: ..."."""
+    parts = []
+    for part in detail.split("; "):
+        where, sep, rule = part.partition(": ")
+        path = where.split(".")
+        if path[0] in ACTION_OF.values() and len(path) > 1:
+            path = path[1:]
+        if sep and path[0] in FLAG_OF:
+            field = path[0]
+            where = ".".join([f"{FLAG_OF[field]} ({field})", *path[1:]])
+        parts.append(f"{where}{sep}{rule}")
+    return "; ".join(parts)
+
+
+def handle(args: argparse.Namespace) -> int:
+    if args.operation and args.generate_cli_skeleton:
+        skeleton = SKELETONS[args.operation] if args.generate_cli_skeleton == "input" else {}
+        print(json.dumps(skeleton, indent=4))
+        return 0
+    if not args.operation and not args.file:
+        raise ConfigurationError("send: name an operation or --file (see --help)")
+    settings = load_settings({"queue_url": args.queue_url, "region": args.region})
+    if args.file:
+        return asyncio.run(_send_file(settings, args.file, args.message_group_id))
+    try:
+        command = parse_payload(command_from_flags(args))
+    except MalformedCommand as exc:
+        print(f"unlink-consumer: invalid command: {flag_names(exc.detail)}", file=sys.stderr)
+        return 2
+    lines = [Line(0, command_to_body(command))]
+    report = asyncio.run(_send_bodies(settings, lines, args.message_group_id))
+    return 1 if report.not_sent else 0
+
+
+def read_commands(path: Path) -> tuple[list[Line], list[str]]:
+    """Valid bodies, and one error line per bad line (with its number, never its content)."""
+    bodies: list[Line] = []
+    problems: list[str] = []
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                decode(text)
+            except MalformedCommand as exc:
+                problems.append(f"line {number}: {exc.detail}")
+                continue
+            bodies.append(Line(number, text))
+    return bodies, problems
+
+
+async def _send_file(settings: Any, path: Path, group_id: str | None) -> int:
+    try:
+        bodies, problems = read_commands(path)
+    except OSError as exc:
+        raise ConfigurationError(f"--file: {exc.strerror}: {path}") from None
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    report = await _send_bodies(settings, bodies, group_id) if bodies else SendReport()
+    print(
+        f"sent {report.sent}, rejected {len(problems)}, not sent {report.not_sent}",
+        file=sys.stderr,
+    )
+    return 1 if problems or report.not_sent else 0
+
+
+async def _send_bodies(settings: Any, lines: list[Line], group_id: str | None) -> SendReport:
+    """Sends in batches; a failed entry is reported with its line number (0: from flags)."""
+    session = get_session()
+    region = settings.region or session.get_config_variable("region")
+    if not region:
+        raise ConfigurationError("AWS_REGION: no region configured (set AWS_REGION)")
+    report = SendReport()
+    progress = Progress(len(lines), "sending")
+    async with session.create_client("sqs", region_name=region, config=sqs_config(settings)) as sqs:
+        for chunk in size_batches(lines, lambda line: len(line.body.encode())):
+            entries: list[Any] = []
+            for index, line in enumerate(chunk):
+                entry: dict[str, Any] = {"Id": str(index), "MessageBody": line.body}
+                if settings.is_fifo:
+                    entry["MessageGroupId"] = group_id or "default"
+                    entry["MessageDeduplicationId"] = _dedup_id(line.body)
+                entries.append(entry)
+            try:
+                response = await sqs.send_message_batch(
+                    QueueUrl=settings.queue_url, Entries=entries
+                )
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                progress.close()
+                report.not_sent = len(lines) - report.sent
+                where = f" from line {chunk[0].number} on" if chunk[0].number else ""
+                print(f"unlink-consumer: SendMessageBatch failed: {exc}", file=sys.stderr)
+                print(f"not sent: {report.not_sent} command(s){where}", file=sys.stderr)
+                return report
+            failures = response.get("Failed", [])
+            report.sent += len(chunk) - len(failures)
+            report.not_sent += len(failures)
+            for failure in failures:
+                line = chunk[int(failure["Id"])]
+                where = f"line {line.number}" if line.number else "command"
+                detail = failure.get("Message") or ""
+                progress.message(f"{where}: not sent: {failure['Code']} {detail}".rstrip())
+            progress.advance(len(chunk))
+    progress.close()
+    return report
+
+
+def _dedup_id(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
