@@ -1,40 +1,62 @@
 # The cognito-unlink-consumer worker image.
 #
-#   docker build -t cognito-unlink-consumer:0.1.0 .
+#   docker build -t cognito-unlink-consumer:0.1.0 \
+#       --build-arg REVISION="$(git rev-parse HEAD)" --build-arg CREATED="$(date -u +%FT%TZ)" .
 #   docker run --rm -e UNLINK_QUEUE_URL=... -e AWS_REGION=... cognito-unlink-consumer:0.1.0
 #
-# For reproducible builds pin the base image by digest (python:3.11-slim@sha256:...).
+# Reproducible builds pin the base image by digest, so a rebuilt tag cannot change the image:
+#
+#   docker buildx imagetools inspect python:3.11-slim --format '{{json .Manifest.Digest}}'
+#   docker build --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:<that digest> ...
+#
+# The default stays the tag so that a plain build picks up the base image's security fixes;
+# a release pipeline passes the digest it tested (and renews it, e.g. with Renovate or Dependabot).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 # ---------------------------------------------------------------- build
 FROM ${PYTHON_IMAGE} AS build
 
+# uv installs exactly uv.lock into /opt/venv, the bytecode compiled, no cache left in a layer.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never
 
-RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
+RUN pip install uv==0.13.9 \
+    && python -m venv /opt/venv
 
 WORKDIR /src
 
-# Dependencies first, in their own layer, so that a code change does not reinstall them.
-# requirements.lock is compiled with the dev extra (moto, pytest, mypy, ...); the image takes
-# only the project's runtime dependencies from pyproject.toml, each pinned to the lock's
-# version through --constraint.
-COPY pyproject.toml requirements.lock ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > runtime-requirements.txt \
-    && pip install --constraint requirements.lock --requirement runtime-requirements.txt
+# Dependencies first, in their own layer, so that a code change does not reinstall them: the
+# runtime ones only (no dev group, no extras), at the versions of the lock.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
 
-# The project itself; its dependencies are already in place.
-COPY README.md ./
+# The project itself, a regular install (not editable); its dependencies are already in place.
+COPY README.md LICENSE ./
 COPY consumer ./consumer
-RUN pip install --no-deps . \
-    && python -m compileall -q /opt/venv
+RUN uv sync --frozen --no-dev --no-editable \
+    && /opt/venv/bin/python -m compileall -q /opt/venv
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
+
+# Set by the release pipeline (see the top); VERSION must match consumer.__version__.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG PYTHON_IMAGE
+LABEL org.opencontainers.image.title="cognito-unlink-consumer" \
+      org.opencontainers.image.description="An SQS worker that runs Cognito Identity unlink commands exactly once." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${PYTHON_IMAGE}"
 
 RUN groupadd --system --gid 10001 unlink \
     && useradd --system --uid 10001 --gid unlink --no-create-home \

@@ -1,17 +1,20 @@
 # One entry point for set-up, the demo, the tests and the benchmark.
-# Everything installs into .venv from the committed lock file; only python3.11 and make are assumed.
+# Everything installs into .venv from the committed uv.lock; only python3.11 and make are assumed.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+# `uv sync` into this virtualenv, whatever UV_PROJECT_ENVIRONMENT a shell may have set.
+UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
 
 .PHONY: install run test lint typecheck pytest bench local clean lock
 
-$(STAMP): requirements.lock pyproject.toml
+# Exactly the lock (--frozen: never re-resolved here): the project, every extra, the dev group.
+$(STAMP): uv.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) sync -q --frozen --all-extras
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,9 +42,9 @@ bench: $(STAMP)
 local: $(STAMP)
 	$(BIN)/unlink-consumer local
 
-## Re-resolve the lock file after changing pyproject.toml.
-lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python 3.11 -o requirements.lock
+## Re-resolve uv.lock after changing pyproject.toml (then commit it).
+lock: $(STAMP)
+	$(UV) lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -3,6 +3,9 @@
     make bench                                   # latency, quota, mixed and idle at full size
     make bench ARGS="--scenario latency -n 500"  # one scenario, fewer commands
     make bench ARGS="--scenario quota --aimd increase_per_second=1"
+    make bench ARGS="--scenario outage --outage-seconds 120"   # long runs: only by name
+    make bench ARGS="--scenario brownout --scenario soak -n 20000"
+    make bench ARGS="--scenario fleet --fleets 1,3 --quotas 25 -n 400"   # fleets x quotas
 
 Prints a table, then one JSON line per scenario, on stdout; progress goes to stderr. Exits 1 when a
 command was lost, applied twice or wrongly dead-lettered (or a scenario could not run), never for
@@ -21,12 +24,30 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.config import DEFAULTS, ORDER, Scenario, override
+from bench.config import DEFAULTS, LONG, ORDER, Scenario, override
+from bench.fleet import FLEETS, QUOTAS, run_fleet
 from bench.idle import run_idle
+from bench.outage import run_outage
 from bench.report import json_line, table, targets
 from bench.results import figures
 from bench.scenarios import run_load
-from bench.worker import parse_pairs
+from bench.soak import run_soak
+from bench.worker import parse_aimd
+
+
+def _aimd(text: str) -> dict[str, float]:
+    try:
+        return parse_aimd(text)
+    except ValueError as exc:  # argparse would print only "invalid value"
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--scenario", action="append", choices=[*ORDER, "all"], help="repeatable; default all")
+    add(
+        "--scenario",
+        action="append",
+        choices=[*ORDER, *LONG, "all"],
+        help="repeatable; default all (the long outage, brownout and soak runs only by name)",
+    )
     add("-n", "--n", type=int, help="commands per load scenario")
     add("--workers", type=int, help="worker processes")
     add("--concurrency", type=int, help="UNLINK_CONCURRENCY: commands in flight per worker")
@@ -50,21 +76,27 @@ def _parser() -> argparse.ArgumentParser:
     add("--depth", type=int, help="queue depth the feeder keeps (default: in-flight bound + 30)")
     add("--wait-time", type=int, dest="wait_time_seconds", help="UNLINK_WAIT_TIME_SECONDS")
     add("--rate-limit", type=float, help="UNLINK_RATE_LIMIT, per worker")
-    add("--aimd", type=parse_pairs, help="AimdConfig fields to try, e.g. increase_per_second=1")
-    add("--sqs-linger", type=float, help="seconds a batched SQS call waits (experiment)")
-    add("--cognito-attempts", type=int, help="botocore attempts per Cognito call (experiment)")
+    add("--aimd", type=_aimd, help="UNLINK_AIMD_* to try, e.g. increase_per_second=1")
+    add("--sqs-linger", type=float, help="UNLINK_SQS_LINGER_SECONDS: a batched call's wait")
+    add("--cognito-attempts", type=int, help="UNLINK_COGNITO_MAX_ATTEMPTS per Cognito call")
     add("--ceiling-n", type=int, help="commands for the stack-ceiling run (latency; 0: skip)")
     add("--timeout", type=float, dest="timeout_seconds", help="per scenario, seconds")
     add("--idle-wait", type=int, default=20, help="long-poll wait of the idle check, seconds")
     add("--idle-periods", type=int, default=2, help="wait periods the idle check watches")
     add("--profile", action="store_true", help="run load-scenario workers under pyinstrument")
+    add("--outage-seconds", type=float, default=900.0, help="outage/brownout: Cognito down")
+    add("--brownout-error-rate", type=float, default=0.95, help="brownout: failing share")
+    add("--fleets", type=_ints, default=None, help="fleet: worker counts, e.g. 1,3 (1,3,5,10)")
+    add("--quotas", type=_floats, default=None, help="fleet: quotas/s, e.g. 25 (10,25,50)")
+    add("--no-join-leave", action="store_true", help="fleet: skip the join/leave run")
     add("--log-dir", type=Path, help="worker and stack logs, profiles (default: a temp dir)")
     return parser
 
 
 def _scenarios(args: argparse.Namespace) -> list[str]:
     chosen = args.scenario or ["all"]
-    return list(ORDER) if "all" in chosen else [s for s in ORDER if s in chosen]
+    short = list(ORDER) if "all" in chosen else [s for s in ORDER if s in chosen]
+    return short + [s for s in LONG if s in chosen]
 
 
 def _configure(name: str, args: argparse.Namespace) -> Scenario:
@@ -99,6 +131,25 @@ def _configure(name: str, args: argparse.Namespace) -> Scenario:
 async def _run_one(name: str, args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     if name == "idle":
         return await run_idle(args.idle_wait, args.idle_periods, log_dir)
+    if name in ("outage", "brownout"):
+        return await run_outage(
+            "outage" if name == "outage" else "brownout",
+            log_dir,
+            outage_seconds=args.outage_seconds,
+            error_rate=args.brownout_error_rate,
+            n=args.n,
+            workers=args.workers,
+        )
+    if name == "fleet":
+        return await run_fleet(
+            log_dir,
+            args.fleets or FLEETS,
+            args.quotas or QUOTAS,
+            args.n,
+            join_leave=not args.no_join_leave,
+        )
+    if name == "soak":
+        return await run_soak(log_dir, args.n)
     return figures(await run_load(_configure(name, args), log_dir))
 
 
@@ -116,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:  # one scenario failing to run must not hide the others
             result = {"scenario": name, "error": f"{type(exc).__name__}: {exc}", "correct": False}
         else:
-            result["targets"] = targets(result)
+            result["targets"] = {**targets(result), **result.pop("own_targets", {})}
         print(f"bench: {name} took {time.monotonic() - started:.0f}s", file=sys.stderr)
         results.append(result)
     print(table(results))

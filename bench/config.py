@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from bench.worker import knob_settings
 from bench.workload import Mix
 
 
@@ -25,8 +26,8 @@ class Scenario:
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 5.0
     rate_limit: float | None = None  # UNLINK_RATE_LIMIT, a per-worker ceiling
-    aimd: dict[str, float] = field(default_factory=dict)  # limiter experiments (BENCH_AIMD)
-    sqs_linger: float | None = None  # batching experiments (BENCH_SQS_LINGER)
+    aimd: dict[str, float] = field(default_factory=dict)  # limiter experiments (UNLINK_AIMD_*)
+    sqs_linger: float | None = None  # batching experiments (UNLINK_SQS_LINGER_SECONDS)
     cognito_attempts: int | None = None  # botocore attempts per Cognito call (experiments)
     ceiling_n: int = 0  # commands for the stack-ceiling run beside this scenario (0: none)
     timeout_seconds: float = 300.0
@@ -56,19 +57,8 @@ class Scenario:
         }
         if self.rate_limit is not None:
             settings["UNLINK_RATE_LIMIT"] = str(self.rate_limit)
-        if self.aimd:
-            settings["BENCH_AIMD"] = ",".join(f"{k}={v}" for k, v in sorted(self.aimd.items()))
-        if self.sqs_linger is not None:
-            settings["BENCH_SQS_LINGER"] = str(self.sqs_linger)
-        if self.cognito_attempts is not None:
-            settings["BENCH_COGNITO_ATTEMPTS"] = str(self.cognito_attempts)
+        settings.update(knob_settings(self.aimd, self.sqs_linger, self.cognito_attempts))
         return settings
-
-    @property
-    def experimental(self) -> bool:
-        """Runs the worker with knobs it does not expose (`bench.worker`)."""
-        knobs = (self.sqs_linger, self.cognito_attempts)
-        return bool(self.aimd) or any(k is not None for k in knobs)
 
     def knobs(self) -> dict[str, Any]:
         """The settings a result line repeats, so a JSON line stands on its own."""
@@ -100,6 +90,8 @@ DEFAULTS: Final = {
     ),
 }
 ORDER: Final = ("latency", "quota", "mixed", "idle")
+# Long runs (bench.outage, bench.soak, bench.fleet): only when named, never part of "all".
+LONG: Final = ("outage", "brownout", "soak", "fleet")
 
 
 def override(scenario: Scenario, **changes: Any) -> Scenario:

@@ -13,8 +13,8 @@ from typing import Any
 
 from bench.aws import RawAws
 from bench.procs import StackProcess, WorkerProcess, usage, worker_env
-from bench.scenarios import RECEIVE, _wait_ready
-from consumer.local.admin import AdminClient
+from bench.scenarios import RECEIVE, wait_ready
+from consumer.local.admin_client import AdminClient
 
 
 async def run_idle(wait_seconds: int, periods: int, log_dir: Path) -> dict[str, Any]:
@@ -35,7 +35,7 @@ async def run_idle(wait_seconds: int, periods: int, log_dir: Path) -> dict[str, 
             "UNLINK_LOG_FORMAT": "json",
         }
         worker = WorkerProcess(worker_env(stack.env, settings), log_dir / "worker-idle.log")
-        await _wait_ready(admin, [worker])
+        await wait_ready(admin, [worker])
         before, counted = usage(worker.pid), admin.requests()["by_action"]
         await asyncio.sleep(wait_seconds * periods)
         after, requests = usage(worker.pid), admin.requests()["by_action"]

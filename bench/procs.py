@@ -108,19 +108,18 @@ class StackProcess:
 
 
 class WorkerProcess:
-    """`python -m consumer run`, or under pyinstrument, or the limiter-experiment entry point."""
+    """`python -m consumer run`, or the same under pyinstrument."""
 
     def __init__(
         self,
         env: dict[str, str],
         log_path: Path,
         profile_path: Path | None = None,
-        module: str = "consumer",
     ) -> None:
         command = [sys.executable]
         if profile_path is not None:
             command += ["-m", "pyinstrument", "-o", str(profile_path), "-r", "text"]
-        command += ["-m", module, "run"]
+        command += ["-m", "consumer", "run"]
         with log_path.open("ab") as sink:
             self.process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
                 command, env=env, stdout=sink, stderr=sink
@@ -139,7 +138,7 @@ class WorkerProcess:
 
 def worker_env(aws_env: dict[str, str], settings: dict[str, str]) -> dict[str, str]:
     """This environment without AWS_*/UNLINK_*, the stack's AWS variables, and the settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "UNLINK_", "BENCH_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "UNLINK_"))}
     env.update(aws_env)
     env.update(settings)
     return env

@@ -36,6 +36,8 @@ def targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         result["correct"],
         result["correct"],
     )
+    if "cells" in result:  # a matrix of runs (bench.fleet): its own targets, per cell
+        return found
     found["rss"] = _rss(result)
     rate = result["commands_per_s"] or 0.0
     if name == "latency":
@@ -112,6 +114,8 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"same faults): {ceiling['commands_per_s']} commands/s, "
                 f"{ceiling['requests_per_s']} requests/s, stack CPU {ceiling['stack_cpu_pct']}%"
             )
+        if "summary" in result:  # the long runs' own figures (bench.outage, bench.soak)
+            lines.append(f"\n{result['summary']}")
         if result["scenario"] == "idle" and "cpu_pct" in result:
             lines.append(
                 f"\nidle ({result['periods']} x {result['wait_s']} s wait): worker CPU "

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench import ceiling
 from bench.aws import RawAws
@@ -24,7 +24,7 @@ from bench.config import Scenario
 from bench.feeder import Feeder
 from bench.procs import StackProcess, Usage, WorkerProcess, usage, worker_env
 from bench.workload import APPLIED, Command, Mix, build
-from consumer.local.admin import AdminClient
+from consumer.local.admin_client import AdminClient
 from consumer.local.ledger import LedgerSnapshot
 
 POLL_SECONDS = 0.25
@@ -98,17 +98,17 @@ def _start_workers(
     scenario: Scenario, env: dict[str, str], log_dir: Path, run: Run
 ) -> list[WorkerProcess]:
     workers = []
-    module = "bench.worker" if scenario.experimental else "consumer"
     for i in range(scenario.workers):
         profile = log_dir / f"profile-{scenario.name}-{i}.txt" if scenario.profile else None
         if profile is not None:
             run.profiles.append(profile)
         log = log_dir / f"worker-{scenario.name}-{i}.log"
-        workers.append(WorkerProcess(env, log, profile, module))
+        workers.append(WorkerProcess(env, log, profile))
     return workers
 
 
-async def _wait_ready(admin: AdminClient, workers: list[WorkerProcess]) -> None:
+async def wait_ready(admin: AdminClient, workers: list[WorkerProcess]) -> None:
+    """Returns once the stack served a receive per worker: every worker is polling."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while True:
         receives = (await asyncio.to_thread(admin.requests))["by_action"].get(RECEIVE, 0)
@@ -161,7 +161,19 @@ def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     }
 
 
-async def run_load(scenario: Scenario, log_dir: Path) -> Run:
+class Disruption(Protocol):
+    """Trouble a scenario causes while it runs (see `bench.outage`)."""
+
+    def settings(self, stack_env: dict[str, str]) -> dict[str, str]:
+        """Worker environment to add (e.g. an endpoint that goes through a proxy)."""
+        ...
+
+    async def run(self, admin: AdminClient, pids: list[int]) -> None:
+        """Runs beside the feeder from the moment the workers poll; cancelled at the end."""
+        ...
+
+
+async def run_load(scenario: Scenario, log_dir: Path, disruption: Disruption | None = None) -> Run:
     stack = StackProcess(
         log_dir / f"stack-{scenario.name}.log",
         scenario.latency_ms,
@@ -183,14 +195,22 @@ async def run_load(scenario: Scenario, log_dir: Path) -> Run:
                 await aws.create_table(table)
                 settings["UNLINK_IDEMPOTENCY_TABLE"] = table
             settings.update(scenario.worker_settings())
+            if disruption is not None:
+                settings.update(disruption.settings(stack.env))
             admin.reset_counters()
             workers = _start_workers(scenario, worker_env(stack.env, settings), log_dir, run)
-            await _wait_ready(admin, workers)
+            await wait_ready(admin, workers)
             pids = [w.pid for w in workers]
             run.ready = [usage(pid) for pid in pids]
             run.stack_start = usage(stack.pid)
             stack_before, own_before = admin.requests()["by_action"], dict(aws.counts)
-            await _drive(scenario, aws, admin, url, run, pids)
+            trouble = asyncio.create_task(disruption.run(admin, pids)) if disruption else None
+            try:
+                await _drive(scenario, aws, admin, url, run, pids)
+            finally:
+                if trouble is not None:
+                    trouble.cancel()
+                    await asyncio.gather(trouble, return_exceptions=True)
             run.end = [usage(pid) for pid in pids]
             run.stack_end = usage(stack.pid)
             run.exit_codes = [w.stop() for w in workers]

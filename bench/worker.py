@@ -1,27 +1,28 @@
-"""`python -m bench.worker run`: the worker with tuning knobs it does not expose.
+"""The benchmark's experiment knobs, spelled as the worker's own settings (UNLINK_*).
 
-For experiments only (`--aimd`, `--sqs-linger`, `--cognito-attempts`): it changes defaults the
-composition root uses, then runs the ordinary `unlink-consumer run`. The default benchmark runs
-`python -m consumer`.
+Every knob the benchmark varies is a documented setting in consumer/settings.py, so every worker
+it starts is the ordinary `python -m consumer run`, configured through its environment alone:
 
-    BENCH_AIMD="decrease_factor=0.7,increase_per_second=1"   AimdConfig fields
-    BENCH_SQS_LINGER=0.05                                    seconds a batched SQS call waits
-    BENCH_COGNITO_ATTEMPTS=1                                 botocore attempts per Cognito call
+    --aimd decrease_factor=0.7,increase_per_second=1   UNLINK_RATE_CONTROL=aimd,
+                                                        UNLINK_AIMD_DECREASE_FACTOR=0.7, ...
+    --sqs-linger 0.05                                   UNLINK_SQS_LINGER_SECONDS=0.05
+    --cognito-attempts 1                                UNLINK_COGNITO_MAX_ATTEMPTS=1
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable
-from typing import Any
-
-from aiobotocore.config import AioConfig
-
-from consumer import app, cli
-from consumer.aws import sqs
-from consumer.aws.ratelimit import AimdConfig
 from consumer.settings import Settings
+
+AIMD_PREFIX = "aimd_"
+
+
+def aimd_names() -> list[str]:
+    """The AIMD constants a run can set: the `aimd_*` settings without their prefix."""
+    return sorted(
+        name.removeprefix(AIMD_PREFIX)
+        for name in Settings.model_fields
+        if name.startswith(AIMD_PREFIX)
+    )
 
 
 def parse_pairs(text: str) -> dict[str, float]:
@@ -35,47 +36,29 @@ def parse_pairs(text: str) -> dict[str, float]:
     return pairs
 
 
-def _aimd(overrides: dict[str, float]) -> Callable[..., AimdConfig]:
-    known = set(AimdConfig.__dataclass_fields__)
-    unknown = set(overrides) - known
+def parse_aimd(text: str) -> dict[str, float]:
+    """`--aimd`'s value: pairs whose names are AIMD settings, checked before any worker starts."""
+    pairs = parse_pairs(text)
+    _check_aimd(pairs)
+    return pairs
+
+
+def _check_aimd(pairs: dict[str, float]) -> None:
+    unknown = set(pairs) - set(aimd_names())
     if unknown:
-        raise ValueError(f"unknown AimdConfig fields: {sorted(unknown)}; known: {sorted(known)}")
-
-    def make(**kwargs: Any) -> AimdConfig:
-        return AimdConfig(**{**overrides, **kwargs})
-
-    return make
+        raise ValueError(f"unknown AIMD settings: {sorted(unknown)}; known: {aimd_names()}")
 
 
-def _cognito_config(attempts: int) -> Callable[[Settings], AioConfig]:
-    original = app.cognito_config
-
-    def config(settings: Settings) -> AioConfig:
-        retries = AioConfig(retries={"mode": "standard", "total_max_attempts": attempts})
-        merged: AioConfig = original(settings).merge(retries)
-        return merged
-
-    return config
-
-
-def configure(environ: dict[str, str]) -> None:
-    """Applies the BENCH_* knobs found in `environ`."""
-    aimd = parse_pairs(environ.get("BENCH_AIMD", ""))
+def knob_settings(
+    aimd: dict[str, float], sqs_linger: float | None, cognito_attempts: int | None
+) -> dict[str, str]:
+    """The UNLINK_* variables for the knobs that are set; an unset knob keeps the default."""
+    _check_aimd(aimd)
+    env = {f"UNLINK_{AIMD_PREFIX}{name}".upper(): str(value) for name, value in aimd.items()}
     if aimd:
-        setattr(app, "AimdConfig", _aimd(aimd))  # noqa: B010  # build_limiter looks it up here
-    linger = environ.get("BENCH_SQS_LINGER")
-    if linger:
-        defaults = sqs.SqsQueue.__init__.__defaults__ or ()
-        sqs.SqsQueue.__init__.__defaults__ = (*defaults[:-1], float(linger))
-    attempts = environ.get("BENCH_COGNITO_ATTEMPTS")
-    if attempts:
-        setattr(app, "cognito_config", _cognito_config(int(attempts)))  # noqa: B010
-
-
-def main() -> int:
-    configure(dict(os.environ))
-    return cli.main(sys.argv[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        env["UNLINK_RATE_CONTROL"] = "aimd"  # the aimd_* settings tune that limiter only
+    if sqs_linger is not None:
+        env["UNLINK_SQS_LINGER_SECONDS"] = str(sqs_linger)
+    if cognito_attempts is not None:
+        env["UNLINK_COGNITO_MAX_ATTEMPTS"] = str(cognito_attempts)
+    return env

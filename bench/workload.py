@@ -1,8 +1,9 @@
 """The commands a scenario sends, each with the outcome it must reach.
 
 Valid commands name a seeded identity and must be applied exactly once; the others must each land
-in the DLQ exactly once with a known reason. Every body is unique (the worker absorbs a second copy
-of the same malformed body as a duplicate), and the order is shuffled with a fixed seed.
+in the DLQ exactly once with a known reason. Every body is unique (a second copy of a failing
+command would reach the DLQ again: a dead letter absorbs nothing), and the order is shuffled with a
+fixed seed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
-from consumer.local.seed import Seeded
+from consumer.local.seeded import Seeded
 
 APPLIED: Final = "applied"
 NOT_FOUND: Final = "ResourceNotFoundException"

@@ -6,107 +6,98 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import uuid
 
 import botocore.exceptions
 import structlog
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession, get_session
 
+from consumer.aws.clients import Clients, open_clients
 from consumer.aws.cognito import CognitoExecutor
-from consumer.aws.idempotency import DynamoStore, MemoryStore
-from consumer.aws.ratelimit import AdaptiveRateLimiter, AimdConfig
+from consumer.aws.dynamo_store import DynamoStore
+from consumer.aws.fleet import FleetMember, FleetTiming
+from consumer.aws.fleet_coordinator import FleetCoordinator
+from consumer.aws.fleet_table import DynamoFleetTable
+from consumer.aws.fleetrate import LocalLaw
+from consumer.aws.idempotency import MemoryStore
+from consumer.aws.quota import QuotaLimiter
+from consumer.aws.ratelimit import AdaptiveRateLimiter, AimdConfig, RateLimiter
 from consumer.aws.sqs import SqsQueue, resolve_dlq_url
+from consumer.core.breaker import BreakerConfig, HealthGate
 from consumer.core.clock import Clock, SystemClock
 from consumer.core.errors import ConfigurationError
-from consumer.core.observer import Observer
+from consumer.core.observer import Observer, Pseudonyms
 from consumer.core.policy import Backoff, RetryPolicy
 from consumer.core.ports import IdempotencyStore
 from consumer.core.processor import Processor
 from consumer.core.router import Router
+from consumer.core.tracecontext import NO_TRACER, CommandTracer
 from consumer.core.worker import Worker, WorkerConfig, WorkerStats
 from consumer.observe.metrics import Health, PrometheusObserver, make_app, serve
 from consumer.settings import Settings
 
-if TYPE_CHECKING:
-    from types_aiobotocore_cognito_identity import CognitoIdentityClient
-    from types_aiobotocore_dynamodb import DynamoDBClient
-    from types_aiobotocore_sqs import SQSClient
-
 log = structlog.get_logger("consumer.app")
 
 
-def sqs_config(settings: Settings) -> AioConfig:
-    return AioConfig(
-        # The read timeout sits above the long poll so a dead connection cannot hang a receive.
-        read_timeout=settings.wait_time_seconds + 10,
-        connect_timeout=5,
-        retries={"mode": "standard", "total_max_attempts": 3},
-        max_pool_connections=settings.concurrency + 10,
+def aimd_config(settings: Settings) -> AimdConfig:
+    return AimdConfig(
+        decrease_factor=settings.aimd_decrease_factor,
+        increase_per_second=settings.aimd_increase_per_second,
+        min_rate=settings.aimd_min_rate,
+        cooldown_seconds=settings.aimd_cooldown_seconds,
+        slow_start_growth=settings.aimd_slow_start_growth,
+        initial_rate=settings.aimd_initial_rate,
     )
-
-
-def cognito_config(settings: Settings) -> AioConfig:
-    return AioConfig(
-        read_timeout=settings.call_timeout_seconds,
-        connect_timeout=5,
-        # `legacy` would not retry TooManyRequestsException (HTTP 400); `standard` does, but only
-        # once: the rate limiter and delayed re-enqueue handle throttling without holding a slot.
-        retries={"mode": "standard", "total_max_attempts": 2},
-        max_pool_connections=settings.concurrency + 4,
-    )
-
-
-def dynamodb_config(settings: Settings) -> AioConfig:
-    return AioConfig(
-        read_timeout=5,
-        connect_timeout=3,
-        retries={"mode": "standard", "total_max_attempts": 3},
-        max_pool_connections=settings.concurrency + 4,
-    )
-
-
-@dataclass(slots=True)
-class Clients:
-    sqs: SQSClient
-    cognito: CognitoIdentityClient
-    dynamodb: DynamoDBClient | None
-
-
-@contextlib.asynccontextmanager
-async def open_clients(
-    settings: Settings, session: AioSession | None = None
-) -> AsyncIterator[Clients]:
-    """One session and one long-lived client per service for the worker's lifetime."""
-    session = session or get_session()
-    region = settings.region or session.get_config_variable("region")
-    if not region:
-        raise ConfigurationError("AWS_REGION: no region configured (set AWS_REGION)")
-    async with contextlib.AsyncExitStack() as stack:
-        sqs = await stack.enter_async_context(
-            session.create_client("sqs", region_name=region, config=sqs_config(settings))
-        )
-        cognito = await stack.enter_async_context(
-            session.create_client(
-                "cognito-identity", region_name=region, config=cognito_config(settings)
-            )
-        )
-        dynamodb = None
-        if settings.idempotency_table:
-            dynamodb = await stack.enter_async_context(
-                session.create_client(
-                    "dynamodb", region_name=region, config=dynamodb_config(settings)
-                )
-            )
-        yield Clients(sqs, cognito, dynamodb)
 
 
 def build_limiter(settings: Settings, clock: Clock) -> AdaptiveRateLimiter:
-    aimd = AimdConfig() if settings.adaptive_rate else None
+    aimd = aimd_config(settings) if settings.adaptive_rate else None
     return AdaptiveRateLimiter(clock, settings.rate_limit, aimd)
+
+
+def build_rate_limiter(settings: Settings, clock: Clock) -> RateLimiter:
+    """The gate every unlink call passes: the fleet's quota controller unless told otherwise."""
+    if settings.rate_control == "aimd" or (
+        not settings.adaptive_rate and settings.fleet_rate_limit is None
+    ):
+        return build_limiter(settings, clock)
+    if settings.fleet_rate_limit is not None:
+        # A known quota: the coordinator shares it; alone (or before its first heartbeat) a
+        # worker runs at no more than all of it.
+        ceiling = min(settings.fleet_rate_limit, settings.rate_limit or settings.fleet_rate_limit)
+        return QuotaLimiter(clock, ceiling=ceiling)
+    return QuotaLimiter(clock, ceiling=settings.rate_limit, local=LocalLaw())
+
+
+def build_fleet(
+    settings: Settings, clients: Clients, limiter: RateLimiter, clock: Clock
+) -> FleetCoordinator | None:
+    """Coordination through the idempotency table, when there is one to share."""
+    if not isinstance(limiter, QuotaLimiter) or clients.dynamodb is None:
+        return None
+    if not settings.idempotency_table:
+        return None
+    member = FleetMember(
+        uuid.uuid4().hex[:12],
+        socket.gethostname(),
+        limiter,
+        clock,
+        fixed_rate=settings.fleet_rate_limit,
+        timing=FleetTiming(heartbeat_seconds=settings.fleet_heartbeat_seconds),
+    )
+    table = DynamoFleetTable(clients.dynamodb, settings.idempotency_table, clock)
+    return FleetCoordinator(table, member, clock)
+
+
+def build_queue(settings: Settings, clients: Clients, dlq_url: str) -> SqsQueue:
+    return SqsQueue(
+        clients.sqs,
+        settings.queue_url,
+        dlq_url,
+        settings.visibility_timeout_seconds,
+        linger=settings.sqs_linger_seconds,
+    )
 
 
 def build_store(settings: Settings, clients: Clients, clock: Clock) -> IdempotencyStore:
@@ -114,7 +105,41 @@ def build_store(settings: Settings, clients: Clients, clock: Clock) -> Idempoten
         return DynamoStore(
             clients.dynamodb, settings.idempotency_table, clock, settings.idempotency_ttl_seconds
         )
-    return MemoryStore(clock, settings.idempotency_ttl_seconds)
+    return MemoryStore(clock, settings.idempotency_ttl_seconds, settings.memory_store_max_records)
+
+
+def build_gate(settings: Settings, clock: Clock) -> HealthGate:
+    config = BreakerConfig(
+        failures=settings.breaker_failures,
+        probe_min_seconds=settings.breaker_probe_min_seconds,
+        probe_max_seconds=settings.breaker_probe_max_seconds,
+    )
+    return HealthGate(clock, config)
+
+
+def build_pseudonyms(settings: Settings) -> Pseudonyms:
+    """Keyed by UNLINK_PSEUDONYM_KEY; without it a random key (`run` warns at start-up)."""
+    if settings.pseudonym_key is None:
+        return Pseudonyms.random()
+    return Pseudonyms(settings.pseudonym_key.get_secret_value().encode())
+
+
+def build_tracer(settings: Settings, clients: Clients) -> CommandTracer:
+    """Spans through OpenTelemetry when asked for; its packages are imported only then."""
+    if not settings.otel_tracing:
+        return NO_TRACER
+    try:
+        from consumer.observe.tracing import OtelTracer  # noqa: PLC0415 - the [otel] extra
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            f"UNLINK_OTEL_TRACING: needs the [otel] extra ({exc.name} is not installed): "
+            "pip install 'cognito-unlink-consumer[otel]'"
+        ) from None
+    tracer = OtelTracer(settings.queue_url)
+    for client in (clients.cognito, clients.dynamodb):
+        if client is not None:
+            tracer.instrument(client)
+    return tracer
 
 
 async def build_worker(
@@ -122,25 +147,38 @@ async def build_worker(
     clients: Clients,
     clock: Clock | None = None,
     observer: Observer | None = None,
-) -> tuple[Worker, AdaptiveRateLimiter]:
+) -> tuple[Worker, RateLimiter]:
     clock = clock or SystemClock()
     dlq_url = settings.dlq_url or await _dlq_from_redrive_policy(clients, settings)
     if not dlq_url:
         raise ConfigurationError(
             "UNLINK_DLQ_URL: not set and the queue has no RedrivePolicy naming a DLQ"
         )
-    queue = SqsQueue(clients.sqs, settings.queue_url, dlq_url, settings.visibility_timeout_seconds)
-    limiter = build_limiter(settings, clock)
+    queue = build_queue(settings, clients, dlq_url)
+    limiter = build_rate_limiter(settings, clock)
     executor = CognitoExecutor(clients.cognito, limiter, settings.call_timeout_seconds)
     policy = RetryPolicy(
         max_attempts=settings.max_attempts,
         max_throttle_attempts=settings.max_throttle_attempts,
         backoff=Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds),
+        max_age_seconds=settings.max_command_age_seconds,
+        # Uncharged copies come back within the longest probe wait: resuming is never held up.
+        outage_delay_seconds=max(1, int(min(5.0, settings.breaker_probe_max_seconds))),
     )
     store = build_store(settings, clients, clock)
+    gate = build_gate(settings, clock)
     # A claim outlives the message's visibility a little so a live command keeps its lock.
     lock_seconds = settings.visibility_timeout_seconds + settings.call_timeout_seconds
-    processor = Processor(executor, store, policy, lock_seconds, fifo=queue.is_fifo)
+    processor = Processor(
+        executor,
+        store,
+        policy,
+        lock_seconds,
+        fifo=queue.is_fifo,
+        gate=gate,
+        clock=clock,
+        tracer=build_tracer(settings, clients),
+    )
     visibility = settings.visibility_timeout_seconds
 
     def capacity() -> int:
@@ -156,7 +194,17 @@ async def build_worker(
         visibility_timeout_seconds=visibility,
         grace_period_seconds=settings.grace_period_seconds,
     )
-    worker = Worker(queue, processor, Router(queue), config, clock, observer, capacity)
+    worker = Worker(
+        queue,
+        processor,
+        Router(queue),
+        config,
+        clock,
+        observer,
+        capacity,
+        pseudonym=build_pseudonyms(settings),
+        gate=gate,
+    )
     return worker, limiter
 
 
@@ -178,10 +226,12 @@ async def _dlq_from_redrive_policy(clients: Clients, settings: Settings) -> str 
                 raise ConfigurationError(
                     f"UNLINK_QUEUE_URL: cannot read the queue: {code}"
                 ) from None
+        except botocore.exceptions.NoCredentialsError:
+            raise  # not the queue's fault: the CLI says what botocore says and how to fix it
         except (botocore.exceptions.BotoCoreError, OSError) as exc:
-            if isinstance(exc, botocore.exceptions.NoCredentialsError) or attempt == 5:
+            if attempt == 5:
                 raise ConfigurationError(
-                    f"UNLINK_QUEUE_URL: cannot reach the queue: {type(exc).__name__}"
+                    f"UNLINK_QUEUE_URL: cannot reach the queue: {exc}"
                 ) from None
         log.warning("queue_unreachable_at_start", attempt=attempt + 1)
         await asyncio.sleep(2**attempt)
@@ -207,15 +257,26 @@ def install_signal_handlers(worker: Worker) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
 
 
-def _health(worker: Worker, limiter: AdaptiveRateLimiter, settings: Settings) -> Health:
+def _health(worker: Worker, limiter: RateLimiter, settings: Settings) -> Health:
     # The loop ticks at least once per long poll; three missed polls means it is stuck.
     stale_after = max(60.0, settings.wait_time_seconds * 3.0)
+    # Liveness is the poll loop's own tick: every turn, and every few seconds of a wait (slots,
+    # backoff, a pause). Its longest silence is one receive: the read timeout of each of
+    # sqs_config's three attempts on a dead connection. Past that the loop is wedged.
+    wedged_after = max(stale_after, 3 * (settings.wait_time_seconds + 10.0) + 10.0)
 
     def alive() -> tuple[bool, str]:
         age = time.monotonic() - worker.loop_heartbeat_at
-        return age < stale_after, f"loop ticked {age:.1f}s ago"
+        return age < wedged_after, f"loop ticked {age:.1f}s ago"
 
     def ready() -> tuple[bool, str]:
+        if worker.gate is not None and (outages := worker.gate.outages()):
+            down = "; ".join(
+                f"{o.dependency} down for {o.seconds:.0f}s ({o.error}), next probe in "
+                f"{o.probe_in:.0f}s"
+                for o in outages
+            )
+            return False, f"paused: {down}"
         if worker.last_receive_at is None:
             return False, "no receive has answered yet"
         age = time.monotonic() - worker.last_receive_at
@@ -232,13 +293,28 @@ async def run(settings: Settings, *, until_idle: bool = False) -> WorkerStats:
             observer.instrument_cognito(clients.cognito)
         worker, limiter = await build_worker(settings, clients, observer=observer)
         runner = None
+        if observer is not None and worker.gate is not None:
+            worker.gate.listen(observer.dependency_changed)
         if observer is not None and settings.metrics_port is not None:
             app = make_app(observer, _health(worker, limiter, settings))
             runner = await serve(app, settings.metrics_port)
         install_signal_handlers(worker)
         log.info("worker_started", settings=settings.model_dump(mode="json"), limiter=repr(limiter))
+        if settings.pseudonym_key is None:
+            log.warning(
+                "pseudonym_key_missing",
+                detail="UNLINK_PSEUDONYM_KEY is not set: user pseudonyms in the logs use a "
+                "random key and correlate within this process only",
+            )
+        fleet = build_fleet(settings, clients, limiter, SystemClock())
         try:
-            stats = await worker.run(until_idle=until_idle)
+            async with contextlib.AsyncExitStack() as background:
+                if fleet is not None:
+                    if observer is not None:
+                        fleet.listen(observer.fleet_changed)
+                    await fleet.beat()  # the first share before the first call
+                    await background.enter_async_context(fleet.running())
+                stats = await worker.run(until_idle=until_idle)
         finally:
             if runner is not None:
                 await runner.cleanup()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consumer.aws.ratelimit import AimdConfig
 from consumer.core.errors import ConfigurationError
+from consumer.core.policy import SQS_MAX_DELAY_SECONDS
 
-SQS_MAX_DELAY_SECONDS = 900
+# The limiter's own defaults, so the settings below cannot drift from them.
+_AIMD = AimdConfig()
 
 
 class Settings(BaseSettings):
@@ -26,31 +29,159 @@ class Settings(BaseSettings):
     idempotency_table: str | None = Field(
         default=None, description="DynamoDB table shared by a fleet; in-memory when unset."
     )
-    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    idempotency_ttl_seconds: int = Field(
+        default=24 * 3600, ge=60, description="How long a finished command absorbs duplicates."
+    )
+    memory_store_max_records: int = Field(
+        default=50_000,
+        ge=1000,
+        description="Records the in-memory store keeps at most (~270 bytes each); beyond it the "
+        "least recently written are forgotten first, never a live lock.",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the user pseudonyms in logs, a secret best set in the "
+        "environment; unset: a random key per process.",
+    )
+    # Within the queue's retention (4 days in the template), so the worker, not SQS, ends it.
+    max_command_age_seconds: int = Field(
+        default=3 * 24 * 3600,
+        ge=60,
+        le=14 * 24 * 3600,
+        description="A command retried or deferred for longer than this since first seen is "
+        "dead-lettered with its last error.",
+    )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Consecutive failures of a dependency, with no success between, that pause "
+        "the worker.",
+    )
+    breaker_probe_min_seconds: float = Field(
+        default=2.0, gt=0, le=300, description="First probe after a pause; doubles per failure."
+    )
+    breaker_probe_max_seconds: float = Field(
+        default=30.0, gt=0, le=300, description="Longest wait between probes while paused."
+    )
     concurrency: int = Field(default=32, ge=1, le=1000, description="Commands in flight.")
     wait_time_seconds: int = Field(default=20, ge=0, le=20, description="SQS long-poll wait.")
-    visibility_timeout_seconds: int = Field(default=60, ge=5, le=43200)
+    visibility_timeout_seconds: int = Field(
+        default=60, ge=5, le=43200, description="How long a received message stays hidden."
+    )
     max_attempts: int = Field(default=8, ge=1, le=1000, description="Failure budget.")
     max_throttle_attempts: int = Field(
         default=50, ge=1, le=10000, description="Separate, larger budget for throttling."
     )
     # With 8 attempts, a 5 s base spreads retries over 5 to 10 minutes: longer than most outages.
-    backoff_base_seconds: float = Field(default=5.0, gt=0, le=SQS_MAX_DELAY_SECONDS)
-    backoff_max_seconds: float = Field(default=SQS_MAX_DELAY_SECONDS, gt=0)
-    grace_period_seconds: float = Field(default=25.0, ge=0, le=3600)
+    backoff_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=SQS_MAX_DELAY_SECONDS,
+        description="First retry delay, doubled per failure.",
+    )
+    backoff_max_seconds: float = Field(
+        default=SQS_MAX_DELAY_SECONDS, gt=0, description="Longest retry delay (SQS allows 900)."
+    )
+    grace_period_seconds: float = Field(
+        default=25.0, ge=0, le=3600, description="On SIGTERM, how long running commands may finish."
+    )
     rate_limit: float | None = Field(default=None, gt=0, description="Cognito calls/s ceiling.")
     adaptive_rate: bool = Field(default=True, description="Back off on throttling, probe up.")
-    call_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-    metrics_port: int | None = Field(default=None, ge=0, le=65535)
-    log_format: Literal["json", "console", "auto"] = "auto"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # How the fleet shares the Cognito quota: consumer/aws/fleet.py gives the reasons.
+    fleet_rate_limit: float | None = Field(
+        default=None,
+        gt=0,
+        description="Unlink calls/s for the whole fleet (a known quota), shared by the live "
+        "workers through the idempotency table; without a table, this worker's own rate.",
+    )
+    rate_control: Literal["fleet", "aimd"] = Field(
+        default="fleet",
+        description="fleet: the quota is learned and shared through the idempotency table "
+        "(each worker steers on its own without one); aimd: the per-worker AIMD limiter that "
+        "the aimd_* settings tune.",
+    )
+    fleet_heartbeat_seconds: float = Field(
+        default=1.0,
+        ge=0.2,
+        le=5.0,
+        description="How often a worker writes its fleet entry: one DynamoDB request each.",
+    )
+    # How the adaptive rate moves (AIMD); consumer/aws/ratelimit.py gives the reasons.
+    aimd_decrease_factor: float = Field(
+        default=_AIMD.decrease_factor,
+        gt=0,
+        le=1,
+        description="A throttle cuts the rate to this share of the calls/s that got through.",
+    )
+    aimd_increase_per_second: float = Field(
+        default=_AIMD.increase_per_second,
+        ge=0,
+        description="Calls/s added each second while the rate is what holds calls back.",
+    )
+    aimd_min_rate: float = Field(
+        default=_AIMD.min_rate, gt=0, description="Calls/s a throttle never cuts below."
+    )
+    aimd_cooldown_seconds: float = Field(
+        default=_AIMD.cooldown_seconds, ge=0, description="At most one cut per this many seconds."
+    )
+    aimd_slow_start_growth: float = Field(
+        default=_AIMD.slow_start_growth,
+        ge=0,
+        description="Slow start's growth per second after a cut with no goodput (1: doubling).",
+    )
+    aimd_initial_rate: float | None = Field(
+        default=_AIMD.initial_rate,
+        gt=0,
+        description="Calls/s to pace at from the start; unset: the rate limit, or unpaced.",
+    )
+    sqs_linger_seconds: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="How long a batched SQS send or visibility change waits for company "
+        "(acks wait five times as long: the message stays hidden meanwhile).",
+    )
+    # `legacy` would not retry TooManyRequestsException (HTTP 400); `standard` does, but only
+    # once by default: the rate limiter and delayed re-enqueue handle throttling without holding
+    # a slot.
+    cognito_max_attempts: int = Field(
+        default=2, ge=1, le=10, description="botocore attempts per Cognito call (standard mode)."
+    )
+    call_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Timeout of one Cognito HTTP call."
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of /metrics, /healthz, /readyz; off when unset.",
+    )
+    log_format: Literal["json", "console", "auto"] = Field(
+        default="auto", description="Log lines as JSON, for a person, or console on a terminal."
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info", description="Lowest level logged; debug includes botocore's requests."
+    )
+    otel_tracing: bool = Field(
+        default=False,
+        description="A span per command through OpenTelemetry's global tracer provider "
+        "(needs the [otel] extra).",
+    )
     region: str | None = Field(
         default=None,
+        description="AWS region; else the SDK's (profile, instance metadata).",
         # botocore reads AWS_DEFAULT_REGION only; containers usually set AWS_REGION.
         validation_alias=AliasChoices(
             "UNLINK_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "region"
         ),
     )
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        # LOG_LEVEL=INFO is how most deployments spell it.
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("backoff_max_seconds")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from consumer.core import errors
@@ -33,12 +34,14 @@ class ScriptedExecutor:
     calls: int = 0
     checks: int = 0
 
-    async def execute(self, command: Command) -> None:
+    async def execute(self, command: Command, on_started: Callable[[], None] | None = None) -> None:
+        if on_started is not None:
+            on_started()
         self.calls += 1
         if self.script:
             raise self.script.pop(0)
         self.applied = True
 
-    async def is_applied(self, command: Command) -> bool:
+    async def is_applied(self, command: Command, since: float) -> bool:
         self.checks += 1
         return self.applied

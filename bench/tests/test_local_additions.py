@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from bench.aws import COGNITO, SQS, RawAws
-from consumer.local.admin import AdminClient
+from consumer.local.admin_client import AdminClient
 from consumer.local.dispatch import route_key
-from consumer.local.requests import RequestCounts, action_of
-from consumer.local.seed import seed_in_process, seeded_from_json, seeded_to_json
+from consumer.local.request_counts import RequestCounts, action_of
+from consumer.local.seed import seed_in_process
+from consumer.local.seeded import seeded_from_json, seeded_to_json
 from consumer.local.stack import LocalStack
 
 AUTH = "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/{}/aws4_request, Signature=0"
@@ -121,7 +122,7 @@ def test_the_faster_sqs_answers_what_motos_own_answers(stack: LocalStack) -> Non
     from moto.sqs.exceptions import InvalidAttributeName
     from moto.sqs.models import sqs_backends
 
-    from consumer.local import sqs_speed
+    from consumer.local.moto_fixes import sqs_speed
 
     backend = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
     backend.create_queue("speed", MessageRetentionPeriod="60", DelaySeconds="0")

@@ -8,7 +8,7 @@ never dropped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ class BatchEntryFailed(Exception):
     def __init__(self, code: str, message: str, *, sender_fault: bool) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+        self.message = message
         self.sender_fault = sender_fault
 
 
@@ -61,6 +62,27 @@ class Batcher:
         self._add(_Pending(entry, size, future))
         await future
 
+    async def submit_many(
+        self, entries: Sequence[tuple[dict[str, Any], int]]
+    ) -> list[BaseException | None]:
+        """Queues (entry, size) pairs together and sends them now, in as few calls as fit.
+
+        Answers one result per entry, in order: None when it was accepted, else its error
+        (`BatchEntryFailed`, or what made the whole call fail). For callers that hold a set of
+        entries already (the operator tools), not a stream of single requests.
+        """
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[None]] = []
+        for entry, size in entries:
+            futures.append(loop.create_future())
+            self._add(_Pending(entry, size, futures[-1]))
+        self._flush_now()
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for result in results:
+            if isinstance(result, asyncio.CancelledError):
+                raise result  # the batch call was interrupted (Ctrl-C): so is the caller
+        return [result if isinstance(result, BaseException) else None for result in results]
+
     def _add(self, pending: _Pending) -> None:
         if self._pending and self._bytes + pending.size > MAX_BATCH_BYTES:
             self._flush_now()
@@ -99,10 +121,13 @@ class Batcher:
         try:
             response = await self.call(entries)
         except Exception as exc:  # the whole call failed: every entry learns why
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(exc)
+            _fail_all(batch, exc)
             return
+        except BaseException:
+            _fail_all(
+                batch, None
+            )  # cancelled mid-call: nobody waits for an answer that never comes
+            raise
         for ok in response.get("Successful", []):
             pending = by_id.pop(ok["Id"])
             if not pending.future.done():
@@ -124,3 +149,14 @@ class Batcher:
                 pending.future.set_exception(
                     BatchEntryFailed("Missing", "entry absent from response", sender_fault=False)
                 )
+
+
+def _fail_all(batch: list[_Pending], error: Exception | None) -> None:
+    """Every unanswered entry of ``batch`` fails with ``error`` (None: is cancelled)."""
+    for pending in batch:
+        if pending.future.done():
+            continue
+        if error is None:
+            pending.future.cancel()
+        else:
+            pending.future.set_exception(error)

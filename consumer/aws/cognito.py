@@ -7,23 +7,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
+from botocore.retries.standard import RetryContext, TransientRetryableChecker
 
-from consumer.aws.pacing import AttemptPacing
+from consumer.aws.pacing import AttemptPacing, Deadlines, answer_lost, is_throttle, lost_before
 from consumer.aws.ratelimit import RateLimiter
+from consumer.aws.verify import Verifier
 from consumer.core import errors
 from consumer.core.commands import Command, UnlinkDeveloperIdentity, UnlinkIdentity
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
 
-
-# Set by the worker per message: called once the limiter lets the Cognito call go out, so a
-# shutdown knows which commands have not started and can hand them straight back.
-call_started: ContextVar[Callable[[], None] | None] = ContextVar("call_started", default=None)
 
 _BY_CODE: dict[str, type[errors.UnlinkError]] = {
     "InvalidParameterException": errors.InvalidParameter,
@@ -52,6 +50,9 @@ _NETWORK = (
     OSError,
 )
 
+# botocore's own list of transient codes (RequestTimeout, RequestTimeoutException, ...).
+_TRANSIENT = TransientRetryableChecker(transient_status_codes=[], transient_exception_cls=())
+
 TOKENS_REJECTED = (
     "the provider tokens in Logins were rejected: UnlinkIdentity needs the user's currently valid "
     "tokens and these have likely expired while the message waited; resend with fresh tokens"
@@ -69,17 +70,32 @@ def translate(exc: BaseException, secrets: tuple[str, ...] = ()) -> errors.Unlin
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         kind = _BY_CODE.get(code)
         if kind is None:
-            # An unmodeled 5xx is an outage; an unmodeled 4xx is a bad request.
-            kind = errors.InternalError if status >= 500 else errors.InvalidParameter
+            kind = _unmodeled(exc.response, status)
             detail = f"{code}: {detail}"
         return kind(detail)
     if isinstance(
         exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
     ):
         return errors.WorkerFault(type(exc).__name__)
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):  # connect refused/timed out
+        return errors.NotSent(type(exc).__name__)
     if isinstance(exc, _NETWORK):
         return errors.NetworkFault(type(exc).__name__)
-    return errors.InternalError(f"unexpected {type(exc).__name__}")
+    return errors.UnexpectedError(type(exc).__name__)
+
+
+def _unmodeled(response: Any, status: int) -> type[errors.UnlinkError]:
+    """A code Cognito does not model, classified the way botocore's retry logic does.
+
+    Throttling codes (`ThrottlingException`, `SlowDown`, ...) and an HTTP 429 from a proxy or
+    endpoint are throttles; request timeouts and 5xx are outages; any other 4xx is a bad request
+    and goes to the DLQ with the code in its reason.
+    """
+    if status == HTTPStatus.TOO_MANY_REQUESTS or is_throttle(response):
+        return errors.Throttled
+    if status >= 500 or _TRANSIENT.is_retryable(RetryContext(1, parsed_response=response)):
+        return errors.InternalError if status >= 500 else errors.NetworkFault
+    return errors.InvalidParameter
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
@@ -98,19 +114,21 @@ class CognitoExecutor:
         self._client = client
         self._limiter = limiter
         self._timeout = timeout_seconds
-        AttemptPacing(limiter).register(client)  # paces retries; reports every throttled attempt
+        self._verifier = Verifier(client, limiter, timeout_seconds, translate)
+        self._deadlines = Deadlines()  # a retry's wait for its slot is not call time
+        # Paces retries; reports every throttled attempt.
+        AttemptPacing(limiter, outside=self._deadlines.outside).register(client)
 
     def __repr__(self) -> str:
         return f"CognitoExecutor(limiter={self._limiter!r}, timeout={self._timeout}s)"
 
-    async def execute(self, command: Command) -> None:
+    async def execute(self, command: Command, on_started: Callable[[], None] | None = None) -> None:
         await self._limiter.acquire()
-        hook = call_started.get()
-        if hook is not None:
-            hook()
+        if on_started is not None:
+            on_started()  # the limiter let it go: from here a shutdown lets it finish
         secrets = _secrets(command)
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._timeout) as limit, self._deadlines.bound(limit):
                 if isinstance(command, UnlinkDeveloperIdentity):
                     await self._client.unlink_developer_identity(
                         IdentityId=command.IdentityId,
@@ -129,38 +147,20 @@ class CognitoExecutor:
             error = translate(exc, secrets)
             if isinstance(error, errors.NotAuthorized) and isinstance(command, UnlinkIdentity):
                 error = errors.NotAuthorized(f"{TOKENS_REJECTED} ({error.detail})")
+            if isinstance(exc, botocore.exceptions.ClientError):
+                error.answer_lost = answer_lost(exc.response)
+            elif lost_before(exc):
+                error.answer_lost = True  # e.g. refused on retry after a dropped connection
             raise error from exc
         self._limiter.on_success()
 
-    async def is_applied(self, command: Command) -> bool:
-        """True when the identity exists and the link or logins are gone: an earlier attempt won.
+    async def is_applied(self, command: Command, since: float) -> bool:
+        """Whether Cognito's state proves the command's effect (see `consumer.aws.verify`).
 
-        DescribeIdentity and LookupDeveloperIdentity have low rate quotas, so this runs only when
-        an unlink failed with ResourceNotFound and an earlier attempt may have applied it.
+        DescribeIdentity and LookupDeveloperIdentity have low rate quotas: this runs only when an
+        unlink met ResourceNotFound or NotAuthorized after an attempt whose answer was lost.
         """
-        try:
-            async with asyncio.timeout(self._timeout):
-                described = await self._client.describe_identity(IdentityId=command.IdentityId)
-                if isinstance(command, UnlinkIdentity):
-                    linked = set(described.get("Logins", []))
-                    return not linked.intersection(command.LoginsToRemove)
-                try:
-                    found = await self._client.lookup_developer_identity(
-                        IdentityPoolId=command.IdentityPoolId,
-                        DeveloperUserIdentifier=command.DeveloperUserIdentifier,
-                        MaxResults=1,
-                    )
-                except botocore.exceptions.ClientError as exc:
-                    if translate(exc).code == errors.ResourceNotFound.code:
-                        return True  # the identifier is linked to nothing any more
-                    raise
-                return found.get("IdentityId") != command.IdentityId
-        except botocore.exceptions.ClientError as exc:
-            if translate(exc).code == errors.ResourceNotFound.code:
-                return False  # the identity itself does not exist: nothing was ever applied
-            raise translate(exc) from exc
-        except Exception as exc:
-            raise translate(exc) from exc
+        return await self._verifier.is_applied(command, since)
 
 
 def _secrets(command: Command) -> tuple[str, ...]:

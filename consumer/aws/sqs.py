@@ -5,20 +5,86 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from consumer.aws.batching import BatchCall, Batcher
+from consumer.aws.batching import BatchEntryFailed, Batcher
 from consumer.core.attributes import ATTEMPTS
 from consumer.core.messages import Message, QueueDepth
+from consumer.core.policy import SQS_MAX_DELAY_SECONDS
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 
-def _string_attributes(attributes: dict[str, str]) -> dict[str, Any]:
+def string_attributes(attributes: dict[str, str]) -> dict[str, Any]:
+    """Plain name -> value pairs in SQS's MessageAttributes shape."""
     return {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
 
 
-def _entry_size(body: str, attributes: dict[str, str]) -> int:
+def entry_size(body: str, attributes: dict[str, str]) -> int:
+    """What an entry counts against SendMessageBatch's byte limit (body and attributes)."""
     return len(body.encode()) + sum(len(k) + len(v.encode()) + 6 for k, v in attributes.items())
+
+
+async def receive(
+    client: SQSClient, url: str, max_messages: int, wait_seconds: int, visibility: int
+) -> list[Message]:
+    """One ReceiveMessage with every attribute the worker and the tools read."""
+    response = await client.receive_message(
+        QueueUrl=url,
+        MaxNumberOfMessages=max(1, min(10, max_messages)),
+        WaitTimeSeconds=wait_seconds,
+        VisibilityTimeout=visibility,
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )
+    return [Message.from_sqs(raw) for raw in response.get("Messages", [])]
+
+
+# The batchers build entries as plain dicts; the typed stubs want TypedDicts.
+def send_batcher(client: SQSClient, url: str, name: str, linger: float) -> Batcher:
+    """SendMessageBatch to ``url``; entries are SendMessageBatch entries without their Id."""
+
+    async def call(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(await client.send_message_batch(QueueUrl=url, Entries=cast(Any, entries)))
+
+    return Batcher(call, name, linger)
+
+
+def delete_batcher(client: SQSClient, url: str, linger: float) -> Batcher:
+    """DeleteMessageBatch on ``url``; entries are ``{"ReceiptHandle": ...}``."""
+
+    async def call(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(await client.delete_message_batch(QueueUrl=url, Entries=cast(Any, entries)))
+
+    return Batcher(call, "delete", linger)
+
+
+def visibility_batcher(client: SQSClient, url: str, linger: float) -> Batcher:
+    """ChangeMessageVisibilityBatch on ``url``; entries: ReceiptHandle and VisibilityTimeout."""
+
+    async def call(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        response = await client.change_message_visibility_batch(
+            QueueUrl=url, Entries=cast(Any, entries)
+        )
+        return dict(response)
+
+    return Batcher(call, "visibility", linger)
+
+
+async def make_visible(client: SQSClient, url: str, messages: list[Message]) -> None:
+    """Shows messages this process holds hidden again at once.
+
+    A message that cannot be changed simply reappears when its visibility runs out; a call that
+    fails as a whole is raised, so the caller can tell.
+    """
+    if not messages:
+        return
+    batcher = visibility_batcher(client, url, linger=0.02)
+    results = await batcher.submit_many(
+        [({"ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}, 0) for m in messages]
+    )
+    for result in results:
+        if result is not None and not isinstance(result, BatchEntryFailed):
+            raise result
 
 
 class SqsQueue:
@@ -38,10 +104,10 @@ class SqsQueue:
         self._visibility = visibility_timeout
         # Acks can wait a little for company (the message stays hidden meanwhile); sends gate
         # the delete of their original, so they wait less.
-        self._deletes = Batcher(self._delete_batch, "delete", linger * 5)
-        self._sends = Batcher(self._send_batch(queue_url), "send", linger)
-        self._dlq_sends = Batcher(self._send_batch(dlq_url), "dlq-send", linger)
-        self._visibility_changes = Batcher(self._visibility_batch, "visibility", linger)
+        self._deletes = delete_batcher(client, queue_url, linger * 5)
+        self._sends = send_batcher(client, queue_url, "send", linger)
+        self._dlq_sends = send_batcher(client, dlq_url, "dlq-send", linger)
+        self._visibility_changes = visibility_batcher(client, queue_url, linger)
 
     def __repr__(self) -> str:
         return f"SqsQueue({self.queue_url!r}, dlq={self.dlq_url!r})"
@@ -51,15 +117,9 @@ class SqsQueue:
         return self.queue_url.endswith(".fifo")
 
     async def receive(self, max_messages: int, wait_seconds: int) -> list[Message]:
-        response = await self._client.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=max(1, min(10, max_messages)),
-            WaitTimeSeconds=wait_seconds,
-            VisibilityTimeout=self._visibility,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
+        return await receive(
+            self._client, self.queue_url, max_messages, wait_seconds, self._visibility
         )
-        return [Message.from_sqs(raw) for raw in response.get("Messages", [])]
 
     async def delete(self, message: Message) -> None:
         await self._deletes.submit({"ReceiptHandle": message.receipt_handle})
@@ -69,25 +129,25 @@ class SqsQueue:
     ) -> None:
         entry: dict[str, Any] = {
             "MessageBody": body,
-            "MessageAttributes": _string_attributes(attributes),
+            "MessageAttributes": string_attributes(attributes),
         }
         if self.is_fifo:
             # FIFO queues have no per-message delay; FIFO retries use visibility instead.
             entry["MessageGroupId"] = like.group_id or "default"
             entry["MessageDeduplicationId"] = f"{like.message_id}-{attributes.get(ATTEMPTS, 0)}"
         else:
-            entry["DelaySeconds"] = max(0, min(900, delay))
-        await self._sends.submit(entry, _entry_size(body, attributes))
+            entry["DelaySeconds"] = max(0, min(SQS_MAX_DELAY_SECONDS, delay))
+        await self._sends.submit(entry, entry_size(body, attributes))
 
     async def dead_letter(self, body: str, attributes: dict[str, str], *, like: Message) -> None:
         entry: dict[str, Any] = {
             "MessageBody": body,
-            "MessageAttributes": _string_attributes(attributes),
+            "MessageAttributes": string_attributes(attributes),
         }
         if self.dlq_url.endswith(".fifo"):
             entry["MessageGroupId"] = like.group_id or "default"
             entry["MessageDeduplicationId"] = f"{like.message_id}-dlq"
-        await self._dlq_sends.submit(entry, _entry_size(body, attributes))
+        await self._dlq_sends.submit(entry, entry_size(body, attributes))
 
     async def change_visibility(self, message: Message, seconds: int) -> None:
         await self._visibility_changes.submit(
@@ -113,28 +173,6 @@ class SqsQueue:
     async def flush(self) -> None:
         for batcher in (self._sends, self._dlq_sends, self._visibility_changes, self._deletes):
             await batcher.flush()
-
-    # The batchers build entries as plain dicts; the typed stubs want TypedDicts.
-    async def _delete_batch(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        response = await self._client.delete_message_batch(
-            QueueUrl=self.queue_url, Entries=cast(Any, entries)
-        )
-        return dict(response)
-
-    def _send_batch(self, url: str) -> BatchCall:
-        async def call(entries: list[dict[str, Any]]) -> dict[str, Any]:
-            response = await self._client.send_message_batch(
-                QueueUrl=url, Entries=cast(Any, entries)
-            )
-            return dict(response)
-
-        return call
-
-    async def _visibility_batch(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        response = await self._client.change_message_visibility_batch(
-            QueueUrl=self.queue_url, Entries=cast(Any, entries)
-        )
-        return dict(response)
 
 
 async def resolve_dlq_url(client: SQSClient, queue_url: str) -> str | None:

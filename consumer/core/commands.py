@@ -49,16 +49,26 @@ class _Command(BaseModel):
         """What the command changes; its hash is the idempotency key when no command_id is set."""
         raise NotImplementedError
 
-    def idempotency_key(self) -> str:
-        if self.command_id is not None:
-            return f"id:{self.command_id}"
+    def effect_hash(self) -> str:
+        """The hash of what the command changes (tokens left out)."""
         canonical = json.dumps(
             {"action": self.action_name(), **self.effect_fields()},
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
         )
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def idempotency_key(self) -> str:
+        """The effect, and the ``command_id`` when the producer names the command.
+
+        Without a ``command_id`` the same unlink sent twice (two publishes of one event, a resend
+        with fresh tokens) is one command. A new ``command_id`` makes an intentional repeat of an
+        effect a command of its own; a reused one never merges two different unlinks.
+        """
+        if self.command_id is not None:
+            return f"id:{self.command_id}:{self.effect_hash()}"
+        return "sha256:" + self.effect_hash()
 
     def action_name(self) -> str:
         raise NotImplementedError

@@ -1,7 +1,8 @@
 """Decodes a message body: a raw command, or one wrapped by SNS or EventBridge.
 
 Wrapping lets an account-deletion event be routed straight to the queue. The envelope's own id
-becomes the command's id when the command has none, so a redelivered event is recognised.
+never names the command: one event published twice gets two ids (two EventBridge events, two SNS
+publishes) but is one unlink, so a command without a ``command_id`` is keyed by its effect.
 """
 
 from __future__ import annotations
@@ -23,25 +24,22 @@ def _is_eventbridge(payload: dict[str, Any]) -> bool:
     return "detail-type" in payload and "source" in payload and "detail" in payload
 
 
-def _unwrap(payload: Any) -> tuple[Any, str | None]:
-    """The command inside, and the id of the innermost envelope (None for a raw command).
-
-    An EventBridge event published through SNS (rule -> topic -> queue) is unwrapped twice; the
-    event's id names it, since it stays the same when SNS delivers it again.
-    """
+def _unwrap(payload: Any) -> Any:
+    """The command inside its envelopes; an EventBridge event published through SNS
+    (rule -> topic -> queue) is unwrapped twice."""
     if not isinstance(payload, dict):
-        return payload, None
+        return payload
     if _is_sns(payload):
         message = payload["Message"]
         if not isinstance(message, str):
             raise MalformedCommand("SNS Message: expected a JSON string")
         inner = _loads(message, "SNS Message")
         if isinstance(inner, dict) and _is_eventbridge(inner):
-            return inner["detail"], _str_or_none(inner.get("id"))
-        return inner, _str_or_none(payload.get("MessageId"))
+            return inner["detail"]
+        return inner
     if _is_eventbridge(payload):
-        return payload["detail"], _str_or_none(payload.get("id"))
-    return payload, None
+        return payload["detail"]
+    return payload
 
 
 def _loads(text: str, what: str) -> Any:
@@ -56,26 +54,19 @@ def _loads(text: str, what: str) -> Any:
         raise MalformedCommand(f"{what} is not JSON: nested too deeply") from None
 
 
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def decode(body: str) -> UnlinkDeveloperIdentity | UnlinkIdentity:
     """Body text -> validated command, or `MalformedCommand` naming what is wrong."""
     # Characters first: a body this long in characters is too long in bytes without encoding it.
     if len(body) > MAX_BODY_BYTES or len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise MalformedCommand(f"body: larger than {MAX_BODY_BYTES} bytes")
     payload = _loads(body, "body")
-    inner, envelope_id = _unwrap(payload)
-    if envelope_id is not None and isinstance(inner, dict) and "command_id" not in inner:
-        inner = {**inner, "command_id": envelope_id}
-    return parse_payload(inner)
+    return parse_payload(_unwrap(payload))
 
 
 def inner_payload(body: str) -> Any:
     """The command object inside a body, unvalidated, or None: for tools that describe messages
     (`dlq peek`) and must cope with the bodies that were dead-lettered for being malformed."""
     try:
-        return _unwrap(json.loads(body))[0]
+        return _unwrap(json.loads(body))
     except (ValueError, RecursionError, MalformedCommand):
         return None

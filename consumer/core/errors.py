@@ -1,14 +1,18 @@
 """The project's error tree; foreign errors are mapped onto it at the boundary.
 
-UnlinkError
-├── MalformedCommand           the body is not a valid command (permanent)
-├── CommandFailed              Cognito Identity rejected or failed the call
-│   ├── PermanentFailure       no retry can fix it
-│   │   ├── InvalidParameter · ResourceNotFound · ResourceConflict · NotAuthorized
-│   └── TransientFailure       a later retry may succeed
-│       ├── Throttled · InternalError · ExternalServiceError · NetworkFault
-├── WorkerFault                the worker's own problem (credentials, configuration)
-└── StoreUnavailable           the idempotency store cannot be reached
+The policy classifies by the four branches below, never by the leaves, so a new leaf needs no
+change there. The branch says which budget a failed attempt spends:
+
+UnlinkError                    anything else unforeseen spends the failure budget
+├── Permanent                  no retry can fix it: dead-lettered at once
+│   ├── MalformedCommand       the body is not a valid command
+│   └── InvalidParameter · ResourceNotFound · ResourceConflict · NotAuthorized
+├── Throttled                  too fast, not a bad command: the throttle budget
+├── Transient                  a later attempt may succeed: the failure budget
+│   └── InternalError · ExternalServiceError · NetworkFault (NotSent) · UnexpectedError
+├── NotTheMessagesFault        deferred, spending nothing
+│   └── WorkerFault · StoreUnavailable · InProgressElsewhere
+└── ConfigurationError         a bad setting, found at start-up (never from a message)
 """
 
 from __future__ import annotations
@@ -21,73 +25,91 @@ class UnlinkError(Exception):
 
     code: ClassVar[str] = "UnlinkError"
 
+    # Set where a call is translated: an earlier HTTP attempt of the same call went out and lost
+    # its answer (a 5xx, a dropped connection), so this answer may follow an applied unlink.
+    answer_lost: bool = False
+
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail)
         self.detail = detail
 
 
-class MalformedCommand(UnlinkError):
+class Permanent(UnlinkError):
+    """The command itself is wrong or refused: retrying cannot help."""
+
+
+class MalformedCommand(Permanent):
     code = "malformed"
 
 
-class CommandFailed(UnlinkError):
-    pass
-
-
-class PermanentFailure(CommandFailed):
-    pass
-
-
-class InvalidParameter(PermanentFailure):
+class InvalidParameter(Permanent):
     code = "InvalidParameterException"
 
 
-class ResourceNotFound(PermanentFailure):
+class ResourceNotFound(Permanent):
     code = "ResourceNotFoundException"
 
 
-class ResourceConflict(PermanentFailure):
+class ResourceConflict(Permanent):
     code = "ResourceConflictException"
 
 
-class NotAuthorized(PermanentFailure):
+class NotAuthorized(Permanent):
     code = "NotAuthorizedException"
 
 
-class TransientFailure(CommandFailed):
-    pass
+class Throttled(UnlinkError):
+    """Cognito asked us to slow down; it says nothing about the command."""
 
-
-class Throttled(TransientFailure):
     code = "TooManyRequestsException"
 
 
-class InternalError(TransientFailure):
+class Transient(UnlinkError):
+    """The call failed on the way or on the service's side: a later attempt may succeed."""
+
+
+class InternalError(Transient):
+    """Cognito's InternalErrorException (or an unmodeled 5xx)."""
+
     code = "InternalErrorException"
 
 
-class ExternalServiceError(TransientFailure):
+class ExternalServiceError(Transient):
     code = "ExternalServiceException"
 
 
-class NetworkFault(TransientFailure):
+class NetworkFault(Transient):
     code = "network_error"
 
 
-class InProgressElsewhere(TransientFailure):
-    """Another worker holds a live claim on the same command."""
-
-    code = "in_progress_elsewhere"
+class NotSent(NetworkFault):
+    """The connection was refused or timed out while connecting: the request never left."""
 
 
-class WorkerFault(UnlinkError):
-    """Credentials or configuration: never a message's fault, never charged to its budget."""
+class UnexpectedError(Transient):
+    """An exception nobody mapped; charged like a failure so it cannot loop for ever."""
+
+    code = "unexpected_error"
+
+
+class NotTheMessagesFault(UnlinkError):
+    """The worker or its surroundings failed: the message waits and is never charged."""
+
+
+class WorkerFault(NotTheMessagesFault):
+    """Credentials or configuration of the running worker."""
 
     code = "worker_fault"
 
 
-class StoreUnavailable(TransientFailure):
+class StoreUnavailable(NotTheMessagesFault):
     code = "idempotency_store_unavailable"
+
+
+class InProgressElsewhere(NotTheMessagesFault):
+    """Another worker holds a live claim on the same command."""
+
+    code = "in_progress_elsewhere"
 
 
 class ConfigurationError(UnlinkError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from consumer.core.tracecontext import TRACEPARENT, TraceParent, trace_of
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -17,6 +19,12 @@ class Message:
     sent_timestamp_ms: int
     group_id: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    aws_trace_header: str | None = None  # X-Ray's, an SQS system attribute
+
+    @property
+    def trace(self) -> TraceParent | None:
+        """The trace the producer sent it in (a `traceparent` attribute or X-Ray's header)."""
+        return trace_of(self.attributes.get(TRACEPARENT), self.aws_trace_header)
 
     @classmethod
     def from_sqs(cls, raw: Any) -> Message:
@@ -34,6 +42,7 @@ class Message:
             sent_timestamp_ms=int(system.get("SentTimestamp", "0")),
             group_id=system.get("MessageGroupId"),
             attributes=attributes,
+            aws_trace_header=system.get("AWSTraceHeader"),
         )
 
 

@@ -1,53 +1,57 @@
 """Turns one received message into exactly one outcome: decode, claim, execute, decide.
 
-Nothing here talks to SQS; the router carries the outcome out.
+Nothing here talks to SQS; the router carries the outcome out. The claim record is the worker's
+memory of a command, shared by the fleet through the store: the budget counts (a producer's
+attributes cannot set them) and the evidence that an earlier attempt may have reached Cognito
+without a definite answer, without which no ResourceNotFound is ever taken for "already applied".
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import structlog
 
-from consumer.core import errors
-from consumer.core.attributes import ATTEMPTS, DEFERRALS, REDRIVEN, THROTTLES
+from consumer.core import attributes, errors
+from consumer.core.breaker import COGNITO_ANSWERED, STORE, HealthGate, dependency_of
+from consumer.core.clock import Clock, SystemClock
 from consumer.core.commands import Command, UnlinkIdentity
 from consumer.core.envelopes import decode
 from consumer.core.messages import Message
-from consumer.core.outcomes import Ack, Attempts, DeadLetter, Outcome
+from consumer.core.outcomes import Ack, Attempts, DeadLetter, Outcome, Retry
 from consumer.core.policy import RetryPolicy
-from consumer.core.ports import DEAD_LETTERED, ClaimState, Executor, IdempotencyStore
+from consumer.core.ports import (
+    DEAD_LETTERED,
+    NO_HISTORY,
+    Claim,
+    ClaimState,
+    Executor,
+    History,
+    IdempotencyStore,
+)
+from consumer.core.tracecontext import NO_TRACER, CommandTracer
 
 log = structlog.get_logger("consumer.core.processor")
 
 
-def attempts_of(message: Message, fifo: bool) -> Attempts:
-    """Counts carried by the message; FIFO retries keep the message, so receives count there."""
-    failures = _int(message.attributes.get(ATTEMPTS))
-    if fifo:
-        failures = max(failures, message.receive_count - 1)
-    return Attempts(
-        failures=failures,
-        throttles=_int(message.attributes.get(THROTTLES)),
-        deferrals=_int(message.attributes.get(DEFERRALS)),
-    )
+RENEWALS_PER_LOCK = 3  # the lock is renewed this often per lock period while a command runs
 
 
-def _int(value: str | None) -> int:
-    try:
-        return max(0, int(value or 0))
-    except ValueError:
-        return 0
+def own_attempts(carried: attributes.Carried, history: History) -> Attempts:
+    """The counts a decision spends from: the budgets are the claim record's, the worker's own,
+    so a producer's `unlink-attempts: 999` cannot make a command skip its retries, and a copy
+    back from the DLQ (any tool, any attributes) starts afresh. Deferrals spend no budget and
+    only pace the next try, so the copy's count is read as it is."""
+    return Attempts(history.failures, history.throttles, carried.attempts.deferrals)
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
     outcome: Outcome
     command: Command | None
-    # A dead letter is recorded only once the DLQ has it (see `settle`), so a failed DLQ send
-    # can never leave a record that makes the redelivered message look like a duplicate.
-    unsettled_key: str | None = None
 
 
 class Processor:
@@ -60,115 +64,229 @@ class Processor:
         policy: RetryPolicy,
         lock_seconds: float,
         fifo: bool = False,
+        gate: HealthGate | None = None,
+        clock: Clock | None = None,
+        tracer: CommandTracer = NO_TRACER,
     ) -> None:
         self._executor = executor
         self._store = store
         self._policy = policy
         self._lock_seconds = lock_seconds
         self._fifo = fifo
+        # Told whether each dependency answered; says whether a failure is the command's own.
+        self._gate = gate
+        self._clock = clock or SystemClock()
+        self._tracer = tracer
 
     def __repr__(self) -> str:
         return f"Processor({self._executor!r}, {self._store!r}, {self._policy!r})"
 
-    async def process(self, message: Message) -> Result:
-        attempts = attempts_of(message, self._fifo)
+    async def process(
+        self, message: Message, on_started: Callable[[], None] | None = None
+    ) -> Result:
+        """``on_started`` is called once the command's call to Cognito goes out (see `Executor`)."""
+        with self._tracer.command(message) as span:
+            result = await self._process(message, on_started)
+            span.finished(result.outcome, result.command)
+            return result
+
+    async def _process(self, message: Message, on_started: Callable[[], None] | None) -> Result:
+        trace = message.trace
+        if trace is not None:
+            # The producer's trace, on every line logged for this message from here on.
+            structlog.contextvars.bind_contextvars(trace_id=trace.trace_id)
+        carried = attributes.read(message, fifo=self._fifo)
+        attempts = own_attempts(carried, NO_HISTORY)
         try:
             command = decode(message.body)
         except errors.MalformedCommand as exc:
-            key = "body:" + hashlib.sha256(message.body.encode()).hexdigest()
-            outcome = await self._malformed(key, message, exc, attempts)
-            return Result(outcome, None, key if isinstance(outcome, DeadLetter) else None)
+            # Poison pills skip retries, and every copy reaches the DLQ: nothing is recorded, so
+            # no invalid body is ever acknowledged as the duplicate of another.
+            return Result(self._policy.decide(exc, attempts), None)
         structlog.contextvars.bind_contextvars(action=command.action_name())
+        if command.command_id is not None:
+            structlog.contextvars.bind_contextvars(command_id=command.command_id)
+        age = self._age(message)
+        if self._gate is not None and not self._gate.admits():
+            # A dependency is down for everyone: back to the queue, uncharged, untried.
+            error = self._gate.last_error() or "dependency_down"
+            return Result(self._policy.paused(error, attempts, age_seconds=age), command)
         key = command.idempotency_key()
         try:
-            outcome = await self._run(key, command, message, attempts)
+            outcome = await self._run(key, command, message, carried, on_started)
         except errors.UnlinkError as exc:
-            return Result(self._policy.decide(exc, attempts), command)
-        return Result(outcome, command, key if isinstance(outcome, DeadLetter) else None)
+            return Result(self._decide(key, exc, attempts, age), command)
+        return Result(outcome, command)
+
+    def _age(self, message: Message) -> float:
+        """Seconds since the command was first seen (0 when that cannot be read)."""
+        seen = attributes.parse_time(attributes.first_seen(message))
+        if seen is None or seen.timestamp() <= 0:  # the epoch: a message without a sent time
+            return 0.0
+        return max(0.0, self._clock.time() - seen.timestamp())
+
+    def _decide(
+        self, key: str, error: errors.UnlinkError, attempts: Attempts, age: float
+    ) -> Outcome:
+        """The policy's verdict, charged only when the failure is the command's own."""
+        own = True
+        dependency = dependency_of(error)
+        if self._gate is not None:
+            if dependency is not None:
+                own = self._gate.failed(key, dependency, error.code)
+            elif isinstance(error, errors.Permanent | errors.Throttled):
+                self._gate.answered(key, *COGNITO_ANSWERED)  # Cognito answered, if only "no"
+        return self._policy.decide(error, attempts, own=own, age_seconds=age)
 
     async def settle(self, result: Result) -> None:
-        """Records a dead letter after the DLQ accepted it: duplicates of it are then absorbed."""
-        if result.unsettled_key is not None:
-            await self._record(result.unsettled_key, result.outcome)
-
-    async def _malformed(
-        self, key: str, message: Message, error: errors.MalformedCommand, attempts: Attempts
-    ) -> Outcome:
-        """Poison pills skip retries; a resent copy of the same bad body is dead-lettered once."""
-        redriven = message.attributes.get(REDRIVEN) == "true"
-        try:
-            claim = await self._store.claim(key, self._lock_seconds, redriven=redriven)
-        except errors.UnlinkError:
-            claim = None  # dead-letter it all the same: a second copy is better than a lost one
-        if claim is not None and claim.state is ClaimState.COMPLETED:
-            return Ack("duplicate")
-        if claim is not None and claim.state is ClaimState.IN_PROGRESS:
-            return self._policy.decide(errors.InProgressElsewhere("copy being handled"), attempts)
-        return self._policy.decide(error, attempts)
+        """Nothing is left to record once the outcome is routed: a dead letter absorbs no later
+        copy, so its claim was released (with its evidence) before it was routed."""
 
     async def _run(
-        self, key: str, command: Command, message: Message, attempts: Attempts
+        self,
+        key: str,
+        command: Command,
+        message: Message,
+        carried: attributes.Carried,
+        on_started: Callable[[], None] | None = None,
     ) -> Outcome:
-        redriven = message.attributes.get(REDRIVEN) == "true"
-        claim = await self._store.claim(key, self._lock_seconds, redriven=redriven)
+        claim = await self._store.claim(key, self._lock_seconds)
+        if self._gate is not None:
+            self._gate.answered(key, STORE)
         if claim.state is ClaimState.COMPLETED:
             return Ack("duplicate")
         if claim.state is ClaimState.IN_PROGRESS:
             raise errors.InProgressElsewhere("another worker holds this command's claim")
-        # An earlier attempt may have applied the unlink and died before recording it.
-        earlier = (
-            message.receive_count > 1
-            or attempts.total > 0
-            or claim.took_over_stale_lock
-            or redriven
-        )
+        history = self._evidence(claim, message)
+        attempts = own_attempts(carried, history)
+        send = _Send(self._clock, on_started)
         try:
-            ack = await self._attempt(command, may_be_applied=earlier)
+            async with self._renewed(key):
+                ack = await self._attempt(command, history.uncertain_since, send)
         except errors.UnlinkError as exc:
-            outcome = self._policy.decide(exc, attempts)
-            if not isinstance(outcome, DeadLetter):
-                await self._record(key, outcome)
+            outcome = self._decide(key, exc, attempts, self._age(message))
+            await self._release(key, _after(history, exc, outcome, send.at), outcome)
             return outcome
         except BaseException:
-            await self._record(key, None)
+            # Cancelled (a shutdown's grace ran out): a call that went out may have applied.
+            since = history.uncertain_since or send.at
+            await asyncio.shield(self._release(key, _with(history, since), None))
             raise
-        await self._record(key, ack)
+        if self._gate is not None:
+            self._gate.answered(key, *COGNITO_ANSWERED)
+        await self._complete(key, ack)
         return ack
 
-    async def _attempt(self, command: Command, *, may_be_applied: bool) -> Ack:
+    def _evidence(self, claim: Claim, message: Message) -> History:
+        """The record's history; with none at all (an in-memory store that restarted) a copy SQS
+        handed out before may have died in the middle of its call. On FIFO queues every retry
+        is such a redelivery, so there only the record speaks."""
+        history = claim.history
+        if history == NO_HISTORY and not self._fifo and message.receive_count > 1:
+            return History(uncertain_since=message.sent_timestamp_ms / 1000)
+        return history
+
+    @contextlib.asynccontextmanager
+    async def _renewed(self, key: str) -> AsyncIterator[None]:
+        """Keeps the claim's lock alive while the command runs (a long wait for the limiter
+        included), so no duplicate can take it over as stale and run the same command beside it."""
+        renewal = asyncio.create_task(self._renew(key))
         try:
-            await self._executor.execute(command)
+            yield
+        finally:
+            renewal.cancel()
+
+    async def _renew(self, key: str) -> None:
+        # Real time: the lock expires in real time at the store.
+        while True:
+            await asyncio.sleep(self._lock_seconds / RENEWALS_PER_LOCK)
+            try:
+                if not await self._store.renew(key, self._lock_seconds):
+                    log.warning("claim_lost")
+                    return
+            except errors.UnlinkError as exc:
+                log.warning("claim_renewal_failed", error=exc.code)
+
+    async def _attempt(self, command: Command, uncertain_since: float | None, send: _Send) -> Ack:
+        try:
+            await self._executor.execute(command, send)
         except (errors.ResourceNotFound, errors.NotAuthorized) as exc:
-            # After an applied UnlinkIdentity the removed login's token no longer authorises
-            # anything, so its retry meets NotAuthorized rather than ResourceNotFound.
+            # An applied unlink answers ResourceNotFound when repeated; an applied UnlinkIdentity
+            # also voids the removed login's token, so its repeat may meet NotAuthorized instead.
             ambiguous = isinstance(exc, errors.ResourceNotFound) or isinstance(
                 command, UnlinkIdentity
             )
-            if ambiguous and may_be_applied and await self._verified(command):
+            since = uncertain_since
+            if since is None and exc.answer_lost:
+                since = send.at  # this very call's first attempt lost its answer
+            if ambiguous and since is not None and await self._verified(command, since):
                 return Ack("already_applied")
             raise
         return Ack("applied")
 
-    async def _verified(self, command: Command) -> bool:
+    async def _verified(self, command: Command, since: float) -> bool:
         try:
-            return await self._executor.is_applied(command)
+            return await self._executor.is_applied(command, since)
+        except errors.Throttled:
+            raise  # a throttle, with its own budget: the look-up runs again with the retry
         except errors.UnlinkError as exc:
             # Could not look: do not dead-letter on a guess; try the whole command again later.
             raise errors.InternalError(f"verification failed: {exc.code}") from exc
 
-    async def _record(self, key: str, outcome: Outcome | None) -> None:
-        """Completes or releases the claim; a store failure here never changes the outcome.
+    async def _complete(self, key: str, ack: Ack) -> None:
+        """Records the effect; a store failure here never changes the outcome.
 
         An unrecorded success is still acknowledged: a duplicate meets the dead lock, waits for it
-        to expire, then finds the unlink applied. An unreleased claim simply expires.
+        to expire, then finds the unlink applied (the stale lock is its evidence).
         """
         try:
-            if isinstance(outcome, Ack):
-                await self._store.complete(key, outcome.kind)
-            elif isinstance(outcome, DeadLetter):
-                # Duplicates of a dead-lettered command are absorbed; a redriven copy claims again.
-                await self._store.complete(key, DEAD_LETTERED)
-            else:
-                await self._store.release(key)
+            await self._store.complete(key, ack.kind)
         except errors.UnlinkError as exc:
             log.warning("claim_record_failed", error=exc.code)
+
+    async def _release(self, key: str, history: History, outcome: Outcome | None) -> None:
+        """Gives the claim back with what the next attempt must know; an unreleased claim
+        simply expires (and then counts as an uncertain attempt)."""
+        label = DEAD_LETTERED if isinstance(outcome, DeadLetter) else None
+        try:
+            await self._store.release(key, history, label)
+        except errors.UnlinkError as exc:
+            log.warning("claim_record_failed", error=exc.code)
+
+
+@dataclass(slots=True)
+class _Send:
+    """Notes when the call went out (the limiter let it go) and passes the news on."""
+
+    clock: Clock
+    then: Callable[[], None] | None
+    at: float | None = None
+
+    def __call__(self) -> None:
+        self.at = self.clock.time()
+        if self.then is not None:
+            self.then()
+
+
+def _with(history: History, since: float | None) -> History:
+    return History(history.failures, history.throttles, since)
+
+
+def _after(
+    history: History, error: errors.UnlinkError, outcome: Outcome, sent_at: float | None
+) -> History:
+    """What the next attempt finds: the counts spent, and the evidence kept or gained.
+
+    A 5xx, a timeout or a dropped connection after the request went out may have applied it;
+    a throttle, a refusal or a connection that never opened did nothing. A dead letter leaves a
+    fresh budget to whatever brings the command back, and keeps the evidence.
+    """
+    since = history.uncertain_since
+    lost = isinstance(error, errors.Transient) and not isinstance(error, errors.NotSent)
+    if since is None and sent_at is not None and (lost or error.answer_lost):
+        since = sent_at
+    if isinstance(outcome, Retry):
+        return History(outcome.attempts.failures, outcome.attempts.throttles, since)
+    if isinstance(outcome, DeadLetter):
+        return History(uncertain_since=since)
+    return _with(history, since)

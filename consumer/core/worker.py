@@ -2,25 +2,44 @@
 
 Shutdown is a state: `stop()` ends polling; commands already calling Cognito get the grace period
 to finish; messages not yet started go straight back to the queue (visibility 0); acks are flushed.
+Once a message's outcome is decided, carrying it out (the SQS calls, then the claim record) is
+never cancelled, by the drain or by the grace period: a DLQ copy sent and then "released" would
+come back and be dead-lettered twice.
+
+The loop's collaborators have one job each: `GroupSequencer` (FIFO order), `VisibilityKeeper`
+(messages stay hidden while they run), `Reporter` (logs, stats, metrics) and `ReceiveBackoff`
+(riding out a queue that does not answer). "The call went out" is `Processor.process`'s
+``on_started`` callback, which the executor calls once its rate-limiter wait is over.
+While a `HealthGate` (breaker.py) says a dependency is down for everyone, the loop receives
+nothing but one probe at a time.
+
+Liveness (`loop_heartbeat_at`) is the poll loop's own progress: it ticks on every turn of the
+loop and, while the loop waits on purpose (full, backing off, paused), on every tick of that wait.
+Every wait of the loop goes through `_wait`; a loop stuck anywhere else goes stale.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
-from consumer.aws.cognito import call_started
+from consumer.core.breaker import HealthGate
 from consumer.core.clock import Clock
 from consumer.core.messages import Message, MessageQueue
-from consumer.core.observer import NullObserver, Observer, pseudonym
-from consumer.core.outcomes import DeadLetter, Outcome, Release, Retry, outcome_label
+from consumer.core.observer import Observer
+from consumer.core.outcomes import Outcome, Release, Retry
 from consumer.core.processor import Processor, Result
+from consumer.core.receive_backoff import ReceiveBackoff
+from consumer.core.reporting import Reporter, WorkerStats
 from consumer.core.router import Router
+from consumer.core.sequencing import GroupSequencer, Turn
+from consumer.core.visibility import Renew, VisibilityKeeper
+
+__all__ = ["Worker", "WorkerConfig", "WorkerStats"]
 
 log = structlog.get_logger("consumer.core.worker")
 
@@ -33,21 +52,20 @@ class WorkerConfig:
     grace_period_seconds: float = 25.0
     receive_backoff_max_seconds: float = 60.0
     outage_log_interval_seconds: float = 60.0
+    # How often a loop that waits on purpose still ticks its liveness.
+    liveness_tick_seconds: float = 5.0
 
 
 @dataclass(slots=True)
 class _InFlight:
     message: Message
     task: asyncio.Task[None] | None = None
-    started: bool = False
-    visible_until: float = 0.0
+    started: bool = False  # the Cognito call went out: a drain lets it finish within the grace
+    routing: asyncio.Task[None] | None = None  # set once the outcome is decided
+    succeeded: bool = False
 
-
-@dataclass(slots=True)
-class WorkerStats:
-    outcomes: Counter[str] = field(default_factory=Counter)
-    received: int = 0
-    receive_calls: int = 0
+    def mark_started(self) -> None:
+        self.started = True
 
 
 class Worker:
@@ -62,19 +80,27 @@ class Worker:
         clock: Clock,
         observer: Observer | None = None,
         capacity: Callable[[], int] | None = None,
+        renew: Renew | None = None,
+        pseudonym: Callable[[str], str] | None = None,
+        gate: HealthGate | None = None,
     ) -> None:
         self._queue = queue
         self._processor = processor
         self._router = router
         self._config = config
         self._clock = clock
-        self._observer = observer or NullObserver()
         self._capacity = capacity or (lambda: config.concurrency)
+        self.gate = gate  # a dependency down for everyone pauses receiving (breaker.py)
+        self._report = Reporter(observer, pseudonym)
+        self._sequencer = GroupSequencer()
+        self._keeper = VisibilityKeeper(queue, clock, config.visibility_timeout_seconds, renew)
+        self._backoff = ReceiveBackoff(
+            clock, config.receive_backoff_max_seconds, config.outage_log_interval_seconds
+        )
         self._stopping = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._in_flight: dict[str, _InFlight] = {}
-        self._groups: dict[str, asyncio.Future[bool]] = {}
-        self.stats = WorkerStats()
+        self.stats = self._report.stats
         self.last_receive_at: float | None = None
         self.loop_heartbeat_at: float = clock.monotonic()
 
@@ -91,60 +117,51 @@ class Worker:
 
     async def run(self, *, until_idle: bool = False) -> WorkerStats:
         """Runs until `stop()`, or with ``until_idle`` until the queue holds nothing at all."""
-        heartbeat = asyncio.create_task(self._heartbeat())
+        keeper = asyncio.create_task(self._keeper.run())
         try:
             await self._poll(until_idle)
             await self._drain()
         finally:
-            heartbeat.cancel()
+            keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+                await keeper
             await self._queue.flush()
+            if self.gate is not None:
+                self.gate.finish()  # a recovery not yet reported as lasting is reported now
         return self.stats
 
     # -- polling ---------------------------------------------------------------------------
 
+    def _tick(self) -> None:
+        self.loop_heartbeat_at = self._clock.monotonic()
+
     async def _poll(self, until_idle: bool) -> None:
-        failures = 0
-        last_outage_log = -1e9
-        suppressed = 0
         while not self._stopping.is_set():
-            self.loop_heartbeat_at = self._clock.monotonic()
-            capacity = self._capacity()
-            free = capacity - len(self._in_flight)
-            # Receive full batches: wait until ten slots (or the whole capacity) are free, unless
-            # idle. Half-empty receives would multiply the SQS requests per command.
-            if free <= 0 or (self._in_flight and free < min(10, capacity)):
-                self._slot_freed.clear()
-                await self._wait_for(self._slot_freed)
-                continue
+            self._tick()
+            if self.gate is not None and self.gate.paused:
+                if await self._hold_for_probe(self.gate):
+                    continue
+                free = 1  # half-open: the next command received is the probe
+            else:
+                capacity = self._capacity()
+                free = capacity - len(self._in_flight)
+                # Receive full batches: wait until ten slots (or the whole capacity) are free,
+                # unless idle. Half-empty receives would multiply the SQS requests per command.
+                if free <= 0 or (self._in_flight and free < min(10, capacity)):
+                    self._slot_freed.clear()
+                    await self._wait(self._slot_freed)
+                    continue
             try:
                 messages = await self._receive(min(10, free))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                failures += 1
-                self._observer.receive_failed()
-                now = self._clock.monotonic()
-                if now - last_outage_log >= self._config.outage_log_interval_seconds:
-                    log.error(
-                        "receive_failed",
-                        error=type(exc).__name__,
-                        detail=str(exc)[:200],
-                        consecutive=failures,
-                        suppressed=suppressed,
-                    )
-                    last_outage_log, suppressed = now, 0
-                else:
-                    suppressed += 1
-                delay = min(self._config.receive_backoff_max_seconds, 0.5 * 2 ** min(failures, 10))
-                await self._wait_for(self._stopping, seconds=delay)
+                self._report.observer.receive_failed()
+                await self._wait(seconds=self._backoff.failed(exc))
                 continue
-            if failures:
-                log.info("receive_recovered", after_failures=failures)
-                failures = 0
             if messages is None:  # stopped while waiting
                 break
+            self._backoff.succeeded()
             if self._stopping.is_set():
                 await self._give_back(messages)
                 break
@@ -153,9 +170,25 @@ class Worker:
             if not messages and until_idle and await self._idle():
                 break
 
+    async def _hold_for_probe(self, gate: HealthGate) -> bool:
+        """While a dependency is down: waits and answers True, or False when a probe may go.
+
+        Nothing is received until the probe is due, then one message at a time once nothing is
+        in flight, so a paused worker costs a sleep, not a receive storm.
+        """
+        wait = gate.probe_in()
+        if wait > 0:
+            await self._wait(seconds=wait)
+            return True
+        if self._in_flight:  # the last probe, or a command from before the trip, still runs
+            self._slot_freed.clear()
+            await self._wait(self._slot_freed)
+            return True
+        return False
+
     async def _receive(self, count: int) -> list[Message] | None:
         """A long poll that a stop interrupts."""
-        self.stats.receive_calls += 1
+        self._report.receiving()
         receive = asyncio.ensure_future(self._queue.receive(count, self._config.wait_time_seconds))
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
@@ -169,8 +202,7 @@ class Worker:
             return None
         messages = receive.result()
         self.last_receive_at = self._clock.monotonic()
-        self.stats.received += len(messages)
-        self._observer.received(len(messages))
+        self._report.received(len(messages))
         return messages
 
     async def _idle(self) -> bool:
@@ -187,139 +219,128 @@ class Worker:
             *(self._router.apply(m, Release(0)) for m in messages), return_exceptions=True
         )
 
-    async def _wait_for(self, event: asyncio.Event, seconds: float | None = None) -> None:
-        waits = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._stopping.wait())}
-        try:
-            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
+    async def _wait(self, event: asyncio.Event | None = None, seconds: float | None = None) -> None:
+        """Until ``event``, a stop or ``seconds``; ticks liveness all along (see the docstring)."""
+        deadline = None if seconds is None else self._clock.monotonic() + seconds
+        while not self._stopping.is_set() and not (event is not None and event.is_set()):
+            step = self._config.liveness_tick_seconds
+            if deadline is not None:
+                step = min(step, deadline - self._clock.monotonic())
+                if step <= 0:
+                    return
+            waits = {
+                asyncio.ensure_future(self._stopping.wait()),
+                asyncio.ensure_future(self._clock.sleep(step)),
+            }
+            if event is not None:
+                waits.add(asyncio.ensure_future(event.wait()))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+            self._tick()
 
     # -- running one message ---------------------------------------------------------------
 
     def _start(self, message: Message) -> None:
-        entry = _InFlight(
-            message,
-            visible_until=self._clock.monotonic() + self._config.visibility_timeout_seconds,
-        )
+        entry = _InFlight(message)
         self._in_flight[message.receipt_handle] = entry
-        previous: asyncio.Future[bool] | None = None
-        done: asyncio.Future[bool] | None = None
-        if message.group_id is not None:
-            previous = self._groups.get(message.group_id)
-            done = asyncio.get_running_loop().create_future()
-            self._groups[message.group_id] = done
-        entry.task = asyncio.create_task(self._handle(entry, previous, done))
-        self._observer.in_flight(len(self._in_flight))
+        self._keeper.track(message)
+        turn = self._sequencer.enter(message.group_id)
+        entry.task = asyncio.create_task(self._handle(entry, turn))
+        self._report.in_flight(len(self._in_flight))
 
-    async def _handle(
-        self,
-        entry: _InFlight,
-        previous: asyncio.Future[bool] | None,
-        done: asyncio.Future[bool] | None,
-    ) -> None:
+    async def _handle(self, entry: _InFlight, turn: Turn) -> None:
         message = entry.message
         started_at = self._clock.monotonic()
-        succeeded = False
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(message_id=message.message_id)
-        token = call_started.set(lambda: setattr(entry, "started", True))
         try:
             # FIFO: one command of a group at a time, in order; a failure holds back the rest.
-            if previous is not None and not await previous:
-                await self._router.apply(message, Release(0))
+            if not await turn.proceed():
+                await self._carry_out(entry, Release(0), None, started_at)
                 return
-            result = await self._processor.process(message)
-            await self._router.apply(message, result.outcome)
-            await self._processor.settle(result)
-            succeeded = not isinstance(result.outcome, Retry | Release)
-            self._report(result, self._clock.monotonic() - started_at, message)
+            result = await self._processor.process(message, on_started=entry.mark_started)
+            await self._carry_out(entry, result.outcome, result, started_at)
         except asyncio.CancelledError:
-            # Shut down before finishing: hand the message back for another worker, now.
-            await asyncio.shield(self._release(message))
-            self.stats.outcomes["released"] += 1
+            if entry.routing is None:
+                # Shut down before its outcome was decided: hand it back for another worker, now.
+                await asyncio.shield(self._release(message))
+                self._report.released()
             raise
         except Exception as exc:
-            # A bug or an SQS failure while routing: the message reappears after its visibility.
-            log.exception("message_failed", error=type(exc).__name__)
-            self.stats.outcomes["unrouted"] += 1
+            self._report.unrouted(exc)
         finally:
-            call_started.reset(token)
-            if done is not None:
-                done.set_result(succeeded)
-                if message.group_id is not None and self._groups.get(message.group_id) is done:
-                    del self._groups[message.group_id]
+            turn.leave(entry.succeeded)
+            self._keeper.forget(message)
             self._in_flight.pop(message.receipt_handle, None)
-            self._observer.in_flight(len(self._in_flight))
+            self._report.in_flight(len(self._in_flight))
             self._slot_freed.set()
+
+    async def _carry_out(
+        self, entry: _InFlight, outcome: Outcome, result: Result | None, started_at: float
+    ) -> None:
+        """Routes a decided outcome to the end, even if this task is cancelled meanwhile."""
+        entry.routing = asyncio.create_task(self._route(entry, outcome, result, started_at))
+        routing = entry.routing
+        try:
+            await asyncio.shield(routing)
+        except asyncio.CancelledError:
+            await asyncio.wait({routing})  # let it land, then honour the cancellation
+            if not routing.cancelled() and (error := routing.exception()) is not None:
+                self._report.unrouted(error)
+            raise
+
+    async def _route(
+        self, entry: _InFlight, outcome: Outcome, result: Result | None, started_at: float
+    ) -> None:
+        message = entry.message
+        if isinstance(outcome, Release) or (isinstance(outcome, Retry) and self._queue.is_fifo):
+            # These set the message's visibility themselves: no extension may land after them.
+            await self._keeper.hand_back(message)
+        await self._router.apply(message, outcome)
+        if result is None:
+            return
+        await self._processor.settle(result)
+        entry.succeeded = not isinstance(outcome, Retry | Release)
+        self._report.finished(result, self._clock.monotonic() - started_at, message)
 
     async def _release(self, message: Message) -> None:
         try:
+            await self._keeper.hand_back(message)
             await self._router.apply(message, Release(0))
             await self._queue.flush()
         except Exception as exc:
             log.warning("release_failed", error=type(exc).__name__)
 
-    def _report(self, result: Result, seconds: float, message: Message) -> None:
-        outcome: Outcome = result.outcome
-        label = outcome_label(outcome)
-        self.stats.outcomes[label] += 1
-        error = None
-        fields: dict[str, object] = {}
-        if isinstance(outcome, DeadLetter):
-            error = outcome.reason
-            fields["detail"] = outcome.detail
-            attempt = outcome.attempts.total + 1
-        elif isinstance(outcome, Retry):
-            error = outcome.error
-            fields["delay_s"] = outcome.delay_seconds
-            attempt = outcome.attempts.total
-        else:
-            attempt = message.receive_count
-        command = result.command
-        if command is not None and hasattr(command, "DeveloperUserIdentifier"):
-            fields["user"] = pseudonym(command.DeveloperUserIdentifier)
-        action = command.action_name() if command is not None else "unknown"
-        log.info(
-            "command",
-            outcome=label,
-            error=error,
-            attempt=attempt,
-            duration_ms=round(seconds * 1000, 1),
-            **fields,
-        )
-        self._observer.finished(action, label, error, seconds)
-
-    # -- visibility and shutdown -----------------------------------------------------------
-
-    async def _heartbeat(self) -> None:
-        """Extends the visibility of commands still running before it runs out."""
-        visibility = self._config.visibility_timeout_seconds
-        while True:
-            await self._clock.sleep(max(1.0, visibility / 6))
-            self.loop_heartbeat_at = self._clock.monotonic()
-            now = self._clock.monotonic()
-            due = [e for e in self._in_flight.values() if e.visible_until - now < visibility / 2]
-            for entry in due:
-                entry.visible_until = now + visibility
-            results = await asyncio.gather(
-                *(self._queue.change_visibility(e.message, visibility) for e in due),
-                return_exceptions=True,
-            )
-            failed = [r for r in results if isinstance(r, BaseException)]
-            if failed:
-                log.warning("visibility_extension_failed", count=len(failed))
+    # -- shutdown --------------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        tasks = {e.task for e in self._in_flight.values() if e.task is not None}
-        if not tasks:
+        entries = [e for e in self._in_flight.values() if e.task is not None]
+        if not entries:
             return
-        for entry in list(self._in_flight.values()):
-            if not entry.started and entry.task is not None:
+        for entry in entries:
+            if not entry.started and entry.routing is None and entry.task is not None:
                 entry.task.cancel()  # not yet calling Cognito: give it back now
-        _, pending = await asyncio.wait(tasks, timeout=self._config.grace_period_seconds)
-        for task in pending:
-            task.cancel()
-        if pending:
-            log.warning("grace_period_expired", released=len(pending))
-            await asyncio.gather(*pending, return_exceptions=True)
+        tasks = {e.task for e in entries if e.task is not None}
+        grace = asyncio.ensure_future(self._clock.sleep(self._config.grace_period_seconds))
+        pending: set[asyncio.Future[None]] = set(tasks)
+        try:
+            while pending and not grace.done():
+                _, pending = await asyncio.wait(
+                    {*pending, grace}, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending.discard(grace)
+        finally:
+            grace.cancel()
+        # Past the grace: give back what is still running, but let decided outcomes land.
+        expired = [
+            e for e in entries if e.task is not None and not e.task.done() and e.routing is None
+        ]
+        for entry in expired:
+            if entry.task is not None:
+                entry.task.cancel()
+        if expired:
+            log.warning("grace_period_expired", released=len(expired))
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -24,12 +24,37 @@ def _parser() -> argparse.ArgumentParser:
         prog="unlink-consumer local",
         description="Run SQS, DynamoDB, CloudFormation and Cognito Identity on 127.0.0.1.",
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to Cognito calls")
-    parser.add_argument("--quota", type=float, default=None, help="unlink calls/s, shared")
-    parser.add_argument("--internal-error-rate", type=float, default=0.0)
-    parser.add_argument("--external-error-rate", type=float, default=0.0)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port to listen on; 0 picks a free one (4566)",
+    )
+    parser.add_argument("--region", default="us-east-1", help="region of the exports (us-east-1)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, metavar="MS", help="added to Cognito calls (0)"
+    )
+    parser.add_argument(
+        "--quota",
+        type=float,
+        default=None,
+        metavar="CALLS_PER_S",
+        help="token-bucket quota on the unlink operations, shared by all callers (none)",
+    )
+    parser.add_argument(
+        "--internal-error-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of unlink calls answered InternalErrorException, 0 to 1 (0)",
+    )
+    parser.add_argument(
+        "--external-error-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of UnlinkIdentity calls answered ExternalServiceException, 0 to 1 (0)",
+    )
     return parser
 
 

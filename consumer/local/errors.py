@@ -28,7 +28,9 @@ _STATUS: Final = {INTERNAL_ERROR: 500}
 
 
 def status_of(code: str) -> int:
-    """The HTTP status the service uses for an error code."""
+    """The HTTP status the service uses for an error code; a bare status ("429") is itself."""
+    if code.isdigit():
+        return int(code)
     return _STATUS.get(code, 400)
 
 
@@ -45,9 +47,13 @@ class CognitoError(Exception):
         return status_of(self.code)
 
     def body(self) -> str:
+        if self.code.isdigit():  # what a proxy or an endpoint in front of the service answers
+            return self.message
         return render(self.code, self.message)
 
     def headers(self) -> dict[str, str]:
+        if self.code.isdigit():
+            return {"Content-Type": "text/plain"}
         return {"Content-Type": JSON_CONTENT_TYPE, "X-Amzn-ErrorType": self.code}
 
 

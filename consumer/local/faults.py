@@ -2,7 +2,8 @@
 
 `Faults` is plain mutable configuration (tests flip `stack.faults.internal_error_rate` between
 calls); `FaultInjector` owns the state that goes with it (the quota's token bucket, the dice).
-Every fault is decided before an operation runs, so an injected error never applies an unlink.
+Every fault but one is decided before an operation runs, so an injected error never applies an
+unlink; `fail_after_apply` alone answers an error after the unlink took effect.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final
 from consumer.local.errors import EXTERNAL_SERVICE, INTERNAL_ERROR, TOO_MANY_REQUESTS
 
 UNLINK_OPERATIONS: Final = frozenset({"UnlinkDeveloperIdentity", "UnlinkIdentity"})
+LOOKUP_OPERATIONS: Final = frozenset({"DescribeIdentity", "LookupDeveloperIdentity"})
 
 
 @dataclass
@@ -29,7 +31,15 @@ class Faults:
     internal_error_rate: float = 0.0  # InternalErrorException (500) on the unlink operations
     external_error_rate: float = 0.0  # ExternalServiceException on UnlinkIdentity
     # IdentityId -> error code answered by every unlink of that identity (a "poisoned" target).
+    # A bare HTTP status ("429") is answered with a plain-text body, as a proxy would.
     fail_identities: dict[str, str] = field(default_factory=dict)
+    # IdentityId -> error code answered in place of a *successful* unlink of that identity: the
+    # effect is applied but the caller never learns it (a 5xx or a lost response after the
+    # apply). An unlink that fails (say, a repeat meeting ResourceNotFound) is answered as it is.
+    fail_after_apply: dict[str, str] = field(default_factory=dict)
+    # Error code answered by every DescribeIdentity and LookupDeveloperIdentity (the low-quota
+    # look-ups), e.g. TooManyRequestsException; None: they answer normally.
+    fail_lookups: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -55,11 +65,14 @@ class Faults:
         for name in ("internal_error_rate", "external_error_rate"):
             if not 0.0 <= numbers[name] <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")
-        failing = self.fail_identities
-        if not isinstance(failing, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in failing.items()
-        ):
-            raise ValueError("fail_identities must map identity ids to error codes")
+        if self.fail_lookups is not None and not isinstance(self.fail_lookups, str):
+            raise ValueError("fail_lookups must be an error code or null")
+        for name in ("fail_identities", "fail_after_apply"):
+            failing = getattr(self, name)
+            if not isinstance(failing, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in failing.items()
+            ):
+                raise ValueError(f"{name} must map identity ids to error codes")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,7 +144,7 @@ class FaultInjector:
     def injected_error(self, operation: str, identity_id: str | None) -> str | None:
         """The error code to answer instead of running the operation, if any."""
         if operation not in UNLINK_OPERATIONS:
-            return None
+            return self.faults.fail_lookups if operation in LOOKUP_OPERATIONS else None
         faults = self.faults
         if faults.quota_rps is not None and not self._bucket.try_take(
             faults.quota_rps, faults.quota_burst
@@ -144,3 +157,9 @@ class FaultInjector:
         if operation == "UnlinkIdentity" and self._roll(faults.external_error_rate):
             return EXTERNAL_SERVICE
         return None
+
+    def error_after(self, operation: str, identity_id: str | None) -> str | None:
+        """The error code to answer in place of a successful operation's response, if any."""
+        if operation not in UNLINK_OPERATIONS or identity_id is None:
+            return None
+        return self.faults.fail_after_apply.get(identity_id)

@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from consumer.local.admin_api import AdminApi
-from consumer.local.call import LEDGER_ENVIRON_KEY
+from consumer.local.admin_server import AdminServer
+from consumer.local.cognito_call import LEDGER_ENVIRON_KEY
 from consumer.local.errors import UNKNOWN_OPERATION, CognitoError
 from consumer.local.faults import UNLINK_OPERATIONS, FaultInjector, Faults
 from consumer.local.identities import IdentityStore
 from consumer.local.ledger import OK, Ledger
 from consumer.local.patch import served_operations
-from consumer.local.requests import RequestCounts, action_of
+from consumer.local.request_counts import RequestCounts, action_of
 from consumer.local.wsgi_util import read_body, respond_error
 
 TARGET_PREFIX: Final = "AWSCognitoIdentityService"
@@ -67,7 +67,7 @@ class Gateway:
         self.injector = FaultInjector(faults)
         self.ledger = ledger
         self.requests = RequestCounts()
-        self._admin = AdminApi(self.injector, ledger, store, self.requests, region)
+        self._admin = AdminServer(self.injector, ledger, store, self.requests, region)
         self._served = served_operations()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -96,6 +96,9 @@ class Gateway:
             return respond_error(start_response, CognitoError(injected, message))
 
         environ[LEDGER_ENVIRON_KEY] = self.ledger
+        after = self.injector.error_after(operation, identity_id)
+        if after is not None:
+            return self._then_fail(after, operation, environ, start_response)
         outcome = "exception"
 
         def capture(
@@ -113,3 +116,27 @@ class Gateway:
             return self._moto_app(environ, capture)
         finally:
             self.ledger.record_call(operation, outcome)
+
+    def _then_fail(
+        self, code: str, operation: str, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Runs the operation; a success (its effect in the ledger) is answered with ``code``
+        instead, as if the response were lost. A failure passes through as it is."""
+        answered: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def keep(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
+        ) -> Callable[[bytes], object]:
+            answered.append((status, headers))
+            return lambda _data: None
+
+        body = b"".join(self._moto_app(environ, keep))
+        status, headers = answered[0] if answered else ("500 Internal Server Error", [])
+        if status.startswith("2"):
+            self.ledger.record_call(operation, code)
+            message = f"{code} injected by the local stack's faults after the operation applied."
+            return respond_error(start_response, CognitoError(code, message))
+        error_type = {k.lower(): v for k, v in headers}.get("x-amzn-errortype")
+        self.ledger.record_call(operation, error_type or status.split(" ", 1)[0])
+        start_response(status, headers)
+        return [body]

@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Final
 
 from consumer.local import validation as v
-from consumer.local.call import Call, operation
+from consumer.local.cognito_call import Call, operation
 from consumer.local.errors import INVALID_PARAMETER, NOT_AUTHORIZED, CognitoError
 from consumer.local.identities import STORE
 

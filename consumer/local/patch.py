@@ -17,7 +17,7 @@ from moto.cognitoidentity.responses import CognitoIdentityResponse
 from moto.core.utils import camelcase_to_underscores
 
 from consumer.local import operations as ops
-from consumer.local.call import Call, MotoMethod, guarded
+from consumer.local.cognito_call import Call, MotoMethod, guarded
 
 ADDED: Final[dict[str, MotoMethod]] = {
     "describe_identity": ops.describe_identity,

@@ -4,7 +4,7 @@ The async helpers go through the real API with the caller's aiobotocore client; 
 created with a developer provider name and federated login providers, developer identities with
 GetOpenIdTokenForDeveloperIdentity and federated ones with GetId. `seed_in_process` writes the
 same state directly (thousands of identities in well under a second) when the stack runs in this
-process. The returned dataclasses build valid unlink requests.
+process (it needs moto; the values it returns, in `seeded.py`, do not).
 """
 
 from __future__ import annotations
@@ -12,71 +12,29 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from moto.cognitoidentity.models import cognitoidentity_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from consumer.local.call import pool_view
+from consumer.local.cognito_call import pool_view
 from consumer.local.identities import IdentityStore, new_token
+from consumer.local.seeded import (
+    DEVELOPER_PROVIDER,
+    LOGIN_PROVIDERS,
+    DeveloperIdentity,
+    FederatedIdentity,
+    Seeded,
+    SeededPool,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
 
     from consumer.local.stack import LocalStack
 
-DEVELOPER_PROVIDER: Final = "login.consumer.local"
-LOGIN_PROVIDERS: Final = ("accounts.google.com", "graph.facebook.com")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class SeededPool:
-    identity_pool_id: str
-    developer_provider_name: str
-    login_providers: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DeveloperIdentity:
-    identity_id: str
-    identity_pool_id: str
-    developer_provider_name: str
-    developer_user_identifier: str
-
-    def unlink_request(self) -> dict[str, str]:
-        """The UnlinkDeveloperIdentity parameters that unlink this identifier."""
-        return {
-            "IdentityId": self.identity_id,
-            "IdentityPoolId": self.identity_pool_id,
-            "DeveloperProviderName": self.developer_provider_name,
-            "DeveloperUserIdentifier": self.developer_user_identifier,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FederatedIdentity:
-    identity_id: str
-    identity_pool_id: str
-    logins: Mapping[str, str] = field(hash=False)  # provider -> currently valid token
-
-    def unlink_request(self, providers: Sequence[str] | None = None) -> dict[str, Any]:
-        """The UnlinkIdentity parameters removing `providers` (by default the first one)."""
-        remove = list(providers) if providers is not None else [next(iter(self.logins))]
-        return {
-            "IdentityId": self.identity_id,
-            "Logins": dict(self.logins),
-            "LoginsToRemove": remove,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Seeded:
-    pool: SeededPool
-    developer: tuple[DeveloperIdentity, ...]
-    federated: tuple[FederatedIdentity, ...]
 
 
 def _user() -> str:
@@ -216,29 +174,4 @@ def seed_store(
         logins = {provider: new_token(provider) for provider in login_providers}
         feds.append(FederatedIdentity(store.get_id(view, logins), pool_id, logins))
     pool = SeededPool(pool_id, developer_provider_name, tuple(login_providers))
-    return Seeded(pool, tuple(devs), tuple(feds))
-
-
-def seeded_to_json(seeded: Seeded) -> dict[str, Any]:
-    """Plain JSON for `POST /_local/seed`; `seeded_from_json` reads it back."""
-    return {
-        "pool": {
-            "identity_pool_id": seeded.pool.identity_pool_id,
-            "developer_provider_name": seeded.pool.developer_provider_name,
-            "login_providers": list(seeded.pool.login_providers),
-        },
-        "developer": [[d.identity_id, d.developer_user_identifier] for d in seeded.developer],
-        "federated": [[f.identity_id, dict(f.logins)] for f in seeded.federated],
-    }
-
-
-def seeded_from_json(data: Mapping[str, Any]) -> Seeded:
-    pool = SeededPool(
-        str(data["pool"]["identity_pool_id"]),
-        str(data["pool"]["developer_provider_name"]),
-        tuple(data["pool"]["login_providers"]),
-    )
-    pool_id, provider = pool.identity_pool_id, pool.developer_provider_name
-    devs = (DeveloperIdentity(i, pool_id, provider, user) for i, user in data["developer"])
-    feds = (FederatedIdentity(i, pool_id, dict(logins)) for i, logins in data["federated"])
     return Seeded(pool, tuple(devs), tuple(feds))

@@ -26,10 +26,10 @@ from consumer.local.faults import Faults
 from consumer.local.gateway import Gateway
 from consumer.local.identities import STORE, IdentityStore
 from consumer.local.ledger import Ledger
+from consumer.local.moto_fixes.sqs_serial import install as install_sqs_serial
+from consumer.local.moto_fixes.sqs_speed import install as install_sqs_speed
 from consumer.local.patch import install
-from consumer.local.requests import RequestCounts
-from consumer.local.sqs_serial import install as install_sqs_serial
-from consumer.local.sqs_speed import install as install_sqs_speed
+from consumer.local.request_counts import RequestCounts
 
 HOST: Final = "127.0.0.1"
 

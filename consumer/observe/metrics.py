@@ -1,7 +1,8 @@
 """Prometheus metrics and health endpoints on one HTTP port.
 
 `/healthz` answers whether the loop is alive (it ticks at least once per wait period), `/readyz`
-whether the worker can work (clients built, a receive answered recently).
+whether the worker can work (clients built, a receive answered recently, no dependency down: a
+paused worker says which one, for how long, and when it probes next).
 
 Command metrics come through the worker's `Observer` hooks; Cognito call latency and throttles are
 measured on the Cognito client itself (`instrument_cognito`), per API call and per HTTP attempt,
@@ -10,6 +11,7 @@ so botocore's own retries are counted too.
 
 from __future__ import annotations
 
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,21 +20,40 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 
-from consumer.aws.pacing import THROTTLING_CODES, error_code
+from consumer import __version__
+from consumer.aws.pacing import is_throttle
+from consumer.core.breaker import DEPENDENCIES, Change
 
 
 class PrometheusObserver:
     """The worker's observer, backed by prometheus-client metrics in one registry."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # No `*_created` series: a gauge per counter that no dashboard reads, named off-convention.
+        # (prometheus-client leaves the function unannotated)
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry()
+        # The standard process_*, python_gc_* and python_info series, as every Python exporter has.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
+        self.build_info = Gauge(
+            "unlink_build_info",
+            "Always 1; the labels name the running worker's version and Python.",
+            ["version", "python"],
+            registry=self.registry,
+        )
+        self.build_info.labels(__version__, platform.python_version()).set(1)
         self.commands = Counter(
             "unlink_commands_total",
             "Commands finished, by action and outcome.",
@@ -52,6 +73,21 @@ class PrometheusObserver:
         self.rate = Gauge(
             "unlink_rate_limit",
             "Current Cognito calls/s of the limiter (0: unlimited).",
+            registry=self.registry,
+        )
+        self.fleet_workers = Gauge(
+            "unlink_fleet_workers",
+            "Live workers sharing the quota, as this worker sees the fleet item (0: no table).",
+            registry=self.registry,
+        )
+        self.fleet_quota = Gauge(
+            "unlink_fleet_quota_estimate",
+            "The fleet's learned or configured unlink quota, calls/s (0: not known yet).",
+            registry=self.registry,
+        )
+        self.fleet_share = Gauge(
+            "unlink_fleet_share",
+            "This worker's share of the fleet's unlink rate, calls/s (0: none assigned).",
             registry=self.registry,
         )
         self.cognito_latency = Histogram(
@@ -88,6 +124,21 @@ class PrometheusObserver:
         self.receive_errors = Counter(
             "unlink_receive_errors_total", "Failed receives.", registry=self.registry
         )
+        self.dependency_up = Gauge(
+            "unlink_dependency_up",
+            "1 while the dependency answers; 0 while it is down and the worker is paused.",
+            ["dependency"],
+            registry=self.registry,
+        )
+        self.dependency_outages = Counter(
+            "unlink_dependency_outages_total",
+            "Times the dependency went down for every command and paused the worker.",
+            ["dependency"],
+            registry=self.registry,
+        )
+        for dependency in DEPENDENCIES:
+            self.dependency_up.labels(dependency).set(1)
+            self.dependency_outages.labels(dependency)
 
     def received(self, count: int) -> None:
         self.batch.observe(count)
@@ -105,6 +156,18 @@ class PrometheusObserver:
 
     def receive_failed(self) -> None:
         self.receive_errors.inc()
+
+    def fleet_changed(self, workers: int, estimate: float | None, share: float | None) -> None:
+        """A `FleetCoordinator` listener: what the last heartbeat showed."""
+        self.fleet_workers.set(workers)
+        self.fleet_quota.set(estimate or 0)
+        self.fleet_share.set(share or 0)
+
+    def dependency_changed(self, change: Change) -> None:
+        """A `HealthGate` listener: a breaker opened or closed."""
+        self.dependency_up.labels(change.dependency).set(0 if change.down else 1)
+        if change.down:
+            self.dependency_outages.labels(change.dependency).inc()
 
     # -- the Cognito client ----------------------------------------------------------------
 
@@ -139,7 +202,7 @@ class PrometheusObserver:
         context: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
-        if error_code(parsed_response) in THROTTLING_CODES:
+        if is_throttle(parsed_response):
             operation = str((context or {}).get(_OPERATION, "unknown"))
             self.throttles.labels(operation).inc()
 

@@ -10,21 +10,24 @@ import asyncio
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import botocore.exceptions
 from aiobotocore.session import get_session
 
-from consumer.app import sqs_config
-from consumer.aws.batching import MAX_BATCH_BYTES, MAX_ENTRIES
+from consumer.aws.batching import MAX_ENTRIES, BatchEntryFailed
+from consumer.aws.clients import client
+from consumer.aws.sqs import entry_size, send_batcher
 from consumer.core.commands import command_to_body, parse_payload
 from consumer.core.envelopes import decode
 from consumer.core.errors import ConfigurationError, MalformedCommand
-from consumer.settings import load_settings
+from consumer.settings import Settings, load_settings
 from consumer.tools.progress import Progress
+
+# `submit_many` sends at once; only an entry the service failed waits this long to go again.
+LINGER_SECONDS = 0.02
 
 SKELETONS: dict[str, dict[str, Any]] = {
     "unlink-developer-identity": {
@@ -50,26 +53,6 @@ FLAG_OF = {
     "LoginsToRemove": "--logins-to-remove",
     "command_id": "--command-id",
 }
-
-T = TypeVar("T")
-
-
-def size_batches(items: Sequence[T], size: Callable[[T], int]) -> Iterator[list[T]]:
-    """Consecutive groups within SendMessageBatch's limits: ten entries, 256 KiB in all.
-
-    An item larger than the byte limit on its own goes alone; SQS then judges it.
-    """
-    batch: list[T] = []
-    total = 0
-    for item in items:
-        weight = size(item)
-        if batch and (len(batch) == MAX_ENTRIES or total + weight > MAX_BATCH_BYTES):
-            yield batch
-            batch, total = [], 0
-        batch.append(item)
-        total += weight
-    if batch:
-        yield batch
 
 
 @dataclass(slots=True)
@@ -219,7 +202,7 @@ def read_commands(path: Path) -> tuple[list[Line], list[str]]:
     return bodies, problems
 
 
-async def _send_file(settings: Any, path: Path, group_id: str | None) -> int:
+async def _send_file(settings: Settings, path: Path, group_id: str | None) -> int:
     try:
         bodies, problems = read_commands(path)
     except OSError as exc:
@@ -234,44 +217,52 @@ async def _send_file(settings: Any, path: Path, group_id: str | None) -> int:
     return 1 if problems or report.not_sent else 0
 
 
-async def _send_bodies(settings: Any, lines: list[Line], group_id: str | None) -> SendReport:
-    """Sends in batches; a failed entry is reported with its line number (0: from flags)."""
-    session = get_session()
-    region = settings.region or session.get_config_variable("region")
-    if not region:
-        raise ConfigurationError("AWS_REGION: no region configured (set AWS_REGION)")
+async def _send_bodies(settings: Settings, lines: list[Line], group_id: str | None) -> SendReport:
+    """Sends ten at a time through the SQS adapter's batcher (which also keeps each call within
+    256 KiB); a failed entry is reported with its line number (0: from flags)."""
     report = SendReport()
     progress = Progress(len(lines), "sending")
-    async with session.create_client("sqs", region_name=region, config=sqs_config(settings)) as sqs:
-        for chunk in size_batches(lines, lambda line: len(line.body.encode())):
-            entries: list[Any] = []
-            for index, line in enumerate(chunk):
-                entry: dict[str, Any] = {"Id": str(index), "MessageBody": line.body}
-                if settings.is_fifo:
-                    entry["MessageGroupId"] = group_id or "default"
-                    entry["MessageDeduplicationId"] = _dedup_id(line.body)
-                entries.append(entry)
-            try:
-                response = await sqs.send_message_batch(
-                    QueueUrl=settings.queue_url, Entries=entries
-                )
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                progress.close()
-                report.not_sent = len(lines) - report.sent
-                where = f" from line {chunk[0].number} on" if chunk[0].number else ""
-                print(f"unlink-consumer: SendMessageBatch failed: {exc}", file=sys.stderr)
-                print(f"not sent: {report.not_sent} command(s){where}", file=sys.stderr)
-                return report
-            failures = response.get("Failed", [])
-            report.sent += len(chunk) - len(failures)
-            report.not_sent += len(failures)
-            for failure in failures:
-                line = chunk[int(failure["Id"])]
-                where = f"line {line.number}" if line.number else "command"
-                detail = failure.get("Message") or ""
-                progress.message(f"{where}: not sent: {failure['Code']} {detail}".rstrip())
-            progress.advance(len(chunk))
+    async with client("sqs", settings, get_session()) as sqs:
+        sends = send_batcher(sqs, settings.queue_url, "send", LINGER_SECONDS)
+        for start in range(0, len(lines), MAX_ENTRIES):
+            window = lines[start : start + MAX_ENTRIES]
+            entries = [
+                (_entry(line, settings.is_fifo, group_id), entry_size(line.body, {}))
+                for line in window
+            ]
+            results = await sends.submit_many(entries)
+            report.sent += results.count(None)
+            for line, result in zip(window, results, strict=True):
+                if isinstance(result, BatchEntryFailed):
+                    report.not_sent += 1
+                    where = f"line {line.number}" if line.number else "command"
+                    progress.message(f"{where}: not sent: {result.code} {result.message}".rstrip())
+                elif result is not None:
+                    return _stopped(report, progress, len(lines), line, result)
+            progress.advance(len(window))
     progress.close()
+    return report
+
+
+def _entry(line: Line, fifo: bool, group_id: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"MessageBody": line.body}
+    if fifo:
+        entry["MessageGroupId"] = group_id or "default"
+        entry["MessageDeduplicationId"] = _dedup_id(line.body)
+    return entry
+
+
+def _stopped(
+    report: SendReport, progress: Progress, total: int, first: Line, error: BaseException
+) -> SendReport:
+    """A call failed as a whole (no queue, no credentials): nothing after it is sent."""
+    if not isinstance(error, botocore.exceptions.ClientError | botocore.exceptions.BotoCoreError):
+        raise error
+    progress.close()
+    report.not_sent = total - report.sent
+    where = f" from line {first.number} on" if first.number else ""
+    print(f"unlink-consumer: SendMessageBatch failed: {error}", file=sys.stderr)
+    print(f"not sent: {report.not_sent} command(s){where}", file=sys.stderr)
     return report
 
 

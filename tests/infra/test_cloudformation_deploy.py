@@ -83,7 +83,7 @@ def test_queue_redrives_to_the_dlq(sqs: Any, outputs: dict[str, str]) -> None:
     dlq = _attributes(sqs, outputs["DeadLetterQueueUrl"])
     redrive = json.loads(queue["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
-    assert int(redrive["maxReceiveCount"]) == 10
+    assert int(redrive["maxReceiveCount"]) == 100
     assert queue["VisibilityTimeout"] == "60"
     assert queue["ReceiveMessageWaitTimeSeconds"] == "20"
     assert queue["SqsManagedSseEnabled"] == "true"

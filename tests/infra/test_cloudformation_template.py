@@ -72,7 +72,15 @@ def test_queues(resources: dict[str, dict[str, Any]]) -> None:
 
 def test_parameters(template: dict[str, Any]) -> None:
     parameters = template["Parameters"]
-    assert parameters["MaxReceiveCount"]["Default"] == 10
+    # The redrive backstop never fires before the worker's own budget, even where every retry
+    # is a receive of the same message (FIFO): failures, throttles, and room for hand-backs.
+    budget = (
+        Settings.model_fields["max_attempts"].get_default()
+        + Settings.model_fields["max_throttle_attempts"].get_default()
+    )
+    assert parameters["MaxReceiveCount"]["Default"] >= budget + 30
+    max_attempts = Settings.model_fields["max_attempts"].get_default()
+    assert parameters["MaxAttempts"]["Default"] == max_attempts
     assert (
         parameters["VisibilityTimeoutSeconds"]["Default"]
         == Settings.model_fields["visibility_timeout_seconds"].get_default()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import consumer
+
 from .documents import kubernetes_manifests
 from .stack import REPO_ROOT
 
@@ -56,9 +58,42 @@ def test_multi_stage_on_python_311_slim() -> None:
 
 
 def test_build_installs_the_lock_then_the_project() -> None:
-    runs = " ".join(a for name, a in _instructions() if name == "RUN")
-    assert "--constraint requirements.lock" in runs
-    assert "pip install --no-deps ." in runs
+    build = _instructions()[: max(i for i, (n, _) in enumerate(_instructions()) if n == "FROM")]
+    steps = [f"{name} {arguments}" for name, arguments in build]
+    position = {step: i for i, step in enumerate(steps)}
+    dependencies = "RUN uv sync --frozen --no-dev --no-install-project"
+    project = next(s for s in steps if s.startswith("RUN uv sync --frozen --no-dev --no-editable"))
+    # The lock's runtime dependencies in a layer of their own, before the code is copied.
+    assert position["COPY pyproject.toml uv.lock ./"] < position[dependencies]
+    assert position[dependencies] < position["COPY consumer ./consumer"] < position[project]
+    assert any(re.fullmatch(r"RUN pip install uv==\d+\.\d+\.\d+ .*", s) for s in steps)
+
+
+def test_oci_labels_name_the_version_the_package_has() -> None:
+    final = _final_stage()
+    labels = dict(
+        re.findall(r'(org\.opencontainers\.image\.[a-z.]+)="([^"]*)"', dict(final)["LABEL"])
+    )
+    args = dict(a.split("=", 1) for name, a in final if name == "ARG" and "=" in a)
+    assert set(labels) >= {
+        "org.opencontainers.image.title",
+        "org.opencontainers.image.description",
+        "org.opencontainers.image.version",
+        "org.opencontainers.image.revision",
+        "org.opencontainers.image.created",
+        "org.opencontainers.image.licenses",
+        "org.opencontainers.image.base.name",
+    }
+    assert labels["org.opencontainers.image.version"] == "${VERSION}"
+    assert args["VERSION"] == consumer.__version__
+    assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
+    assert "Apache License" in (REPO_ROOT / "LICENSE").read_text(encoding="utf-8")
+
+
+def test_the_digest_pin_is_documented() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert "--build-arg PYTHON_IMAGE=python:3.11-slim@sha256:" in text
+    assert "imagetools inspect python:3.11-slim" in text
 
 
 def test_runtime_runs_the_worker_as_pid_1_and_not_as_root() -> None:
@@ -123,7 +158,8 @@ def _in_context(path: str) -> bool:
     ("path", "sent"),
     [
         ("pyproject.toml", True),
-        ("requirements.lock", True),
+        ("uv.lock", True),
+        ("LICENSE", True),
         ("README.md", True),
         ("consumer/cli.py", True),
         ("consumer/local/cli.py", True),
@@ -131,6 +167,8 @@ def _in_context(path: str) -> bool:
         (".venv/bin/python", False),
         (".git/HEAD", False),
         ("tests/infra/stack.py", False),
+        ("bench/__main__.py", False),
+        ("bench/tests/test_smoke.py", False),
         (".mypy_cache/3.11/cache.db", False),
         (".pytest_cache/v/cache/nodeids", False),
         (".ruff_cache/CACHEDIR.TAG", False),

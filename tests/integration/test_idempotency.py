@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from consumer.aws.idempotency import DynamoStore
-from consumer.core.ports import ClaimState
+from consumer.aws.dynamo_store import DynamoStore
+from consumer.core.ports import ClaimState, History
 from consumer.local.stack import LocalStack
 from tests.conftest import make_table
 from tests.fakes import FakeClock
@@ -47,14 +47,34 @@ async def test_dynamodb_claims_are_one_conditional_write_each(dynamodb: DynamoDB
     clock.now += 3601  # expired records are claimable again
     assert (await mine.claim("k", 30)).state is ClaimState.CLAIMED
 
+    # A dead letter absorbs nothing: the next copy claims it, with the evidence kept.
     await mine.claim("dead", 30)
-    await mine.complete("dead", "dead_lettered")
-    assert (await theirs.claim("dead", 30)).state is ClaimState.COMPLETED
-    assert (await theirs.claim("dead", 30, redriven=True)).state is ClaimState.CLAIMED
+    await mine.release("dead", History(uncertain_since=clock.now - 5), "dead_lettered")
+    again = await theirs.claim("dead", 30)
+    assert (again.state, again.history) == (
+        ClaimState.CLAIMED,
+        History(uncertain_since=clock.now - 5),
+    )
+    await theirs.complete("dead", "applied")
+    await theirs.release("dead", History(failures=1))  # applied never moves again
+    assert not await theirs.renew("dead", 30)
+    assert (await mine.claim("dead", 30)).state is ClaimState.COMPLETED
 
     await mine.claim("failed", 30)
-    await mine.release("failed")  # a failed attempt frees its claim for the retry
-    assert (await theirs.claim("failed", 30)).state is ClaimState.CLAIMED
+    await mine.release("failed", History(failures=2, throttles=3))  # counts for the retry
+    failed = await theirs.claim("failed", 30)
+    assert (failed.state, failed.history) == (ClaimState.CLAIMED, History(2, 3))
+
+    # A renewed lock is not stale; a lock whose worker died is, with its claim time as evidence.
+    await mine.claim("live", 30)
+    clock.now += 20
+    assert await mine.renew("live", 30)
+    clock.now += 20
+    assert (await theirs.claim("live", 30)).state is ClaimState.IN_PROGRESS
+    clock.now += 31
+    taken = await theirs.claim("live", 30)
+    assert taken.took_over_stale_lock
+    assert taken.history.uncertain_since == clock.now - 71
 
     item = await dynamodb.get_item(TableName=table, Key={"id": {"S": "k"}})
     assert int(item["Item"]["expires_at"]["N"]) > clock.now  # the TTL attribute

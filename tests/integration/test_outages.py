@@ -12,7 +12,8 @@ from urllib.parse import urlparse
 import pytest
 from structlog.testing import capture_logs
 
-from consumer.app import build_worker, open_clients
+from consumer.app import build_worker
+from consumer.aws.clients import open_clients
 from consumer.local.stack import LocalStack
 from tests.conftest import make_table
 from tests.integration.conftest import Queues

@@ -135,7 +135,8 @@ async def test_a_retry_that_later_succeeds_is_applied_once(
     stack.faults.internal_error_rate = 1.0
     stats_task_settings = settings_for(queues.url)
     try:
-        from consumer.app import build_worker, open_clients
+        from consumer.app import build_worker
+        from consumer.aws.clients import open_clients
 
         async with open_clients(stats_task_settings) as clients:
             worker, _ = await build_worker(stats_task_settings, clients)
@@ -213,9 +214,9 @@ async def test_throttling_under_a_quota_is_retried_on_its_own_budget_and_all_app
     stack.faults.quota_rps = 3.0
     before, throttled_before = stack.ledger.applied_count(), stack.ledger.throttled()
     try:
-        stats = await run_until_idle(
-            settings_for(queues.url, concurrency=12, max_attempts=1), limit_seconds=120
-        )
+        # Unpaced, so the quota surely throttles (the adaptive limiter would avoid most of it).
+        unpaced = settings_for(queues.url, concurrency=12, max_attempts=1, adaptive_rate=False)
+        stats = await run_until_idle(unpaced, limit_seconds=120)
     finally:
         stack.faults.quota_rps = None
     # One failure allowed, yet nothing exhausts: throttles spend their own budget.

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from consumer.core.observer import pseudonym
+from consumer.core.observer import Pseudonyms
 from consumer.local.stack import LocalStack
 from tests.integration.conftest import (
     Pool,
@@ -57,7 +57,8 @@ async def test_drain_mode_exits_zero_with_one_log_line_per_outcome(
     fed = await federated_user(cognito, pool)
     await send_all(sqs, queues.url, [developer_command(pool, dev), federated_command(fed), "{"])
     log = tmp_path / "worker.log"
-    process = start_worker(worker_env(aws_env, queues.url), log, "--until-idle")
+    env = worker_env(aws_env, queues.url, pseudonym_key="deployment-secret")
+    process = start_worker(env, log, "--until-idle")
     assert await wait_exit(process, 60) == 0
 
     text = log.read_text()
@@ -68,7 +69,8 @@ async def test_drain_mode_exits_zero_with_one_log_line_per_outcome(
         assert {"message_id", "outcome", "attempt", "duration_ms", "error"} <= set(line)
     assert {o.get("action") for o in outcomes} >= {"UnlinkDeveloperIdentity", "UnlinkIdentity"}
     assert dev.user not in text  # personal data: hashed only
-    assert pseudonym(dev.user) in text
+    assert Pseudonyms(b"deployment-secret")(dev.user) in text  # keyed: a deployment correlates
+    assert "deployment-secret" not in text
     assert fed.token not in text  # secrets: never
     started = next(line for line in lines if line.get("event") == "worker_started")
     assert started["settings"]["queue_url"] == queues.url

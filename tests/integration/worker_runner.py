@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from consumer.app import build_worker, open_clients
+from consumer.app import build_worker
+from consumer.aws.clients import open_clients
 from consumer.core.worker import WorkerStats
 from consumer.settings import Settings
 

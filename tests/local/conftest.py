@@ -10,7 +10,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from consumer.local.faults import Faults
-from consumer.local.seed import SeededPool, create_pool
+from consumer.local.seed import create_pool
+from consumer.local.seeded import SeededPool
 from consumer.local.stack import LocalStack
 
 if TYPE_CHECKING:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+import textwrap
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING
 
 import pytest
 
-from consumer.local.admin import AdminClient, AdminError
+from consumer.local.admin_client import AdminClient, AdminError
 from consumer.local.seed import seed_in_process
 from consumer.local.stack import LocalStack
 
@@ -116,3 +119,33 @@ def test_an_absent_stack_is_reported_not_hung_on() -> None:
 def test_only_http_urls_are_accepted() -> None:
     with pytest.raises(ValueError, match="http"):
         AdminClient("file:///etc/passwd")
+
+
+def test_the_admin_client_imports_and_answers_without_moto(admin: AdminClient) -> None:
+    """A process that only talks to a running stack (a benchmark worker, a shell) needs no
+    `[local]` extra: the client, and the identities it answers with, load without moto."""
+    script = textwrap.dedent(
+        f"""
+        import importlib.abc, sys
+
+        class NoMoto(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in ("moto", "werkzeug"):
+                    raise ImportError("no " + name)
+                return None
+
+        sys.meta_path.insert(0, NoMoto())
+        from consumer.local.admin_client import AdminClient
+
+        client = AdminClient({admin.base_url.removesuffix("/_local")!r})
+        seeded = client.seed(developer=1)
+        print(len(seeded.developer), client.health())
+        """
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "True"]

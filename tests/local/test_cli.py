@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from consumer.local.admin import AdminClient
+from consumer.local.admin_client import AdminClient
 from consumer.local.cli import serve
 from consumer.local.stack import LocalStack
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from consumer.local.seed import (
-    SeededPool,
     create_developer_identities,
     create_federated_identities,
     create_pool,
 )
+from consumer.local.seeded import SeededPool
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient

@@ -1,7 +1,7 @@
 """The stack's SQS under concurrent senders, receivers and deleters: nothing lost, nothing twice.
 
 moto's SQS is not thread-safe on its own (a delete rebuilds the queue from a snapshot, a receive
-checks and marks in two steps); `consumer.local.sqs_serial` makes each operation atomic.
+checks and marks in two steps); `consumer.local.moto_fixes.sqs_serial` makes each operation atomic.
 """
 
 from __future__ import annotations

@@ -8,11 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from consumer.local.ledger import EffectKey
-from consumer.local.seed import (
-    SeededPool,
-    create_developer_identities,
-    create_federated_identities,
-)
+from consumer.local.seed import create_developer_identities, create_federated_identities
+from consumer.local.seeded import SeededPool
 from consumer.local.stack import LocalStack
 
 if TYPE_CHECKING:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import platform
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -13,8 +16,10 @@ import botocore.exceptions
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+import consumer
 from consumer import app
 from consumer.core.worker import Worker
 from consumer.local.stack import LocalStack
@@ -188,3 +193,52 @@ async def test_throttles_count_each_throttled_request_of_an_instrumented_client(
     assert observer.registry.get_sample_value("unlink_throttles_total", labels) == 3
     histogram = observer.registry.get_sample_value("unlink_cognito_call_seconds_count", labels)
     assert histogram == 2  # two API calls, each timed once however many attempts it took
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def exposed(registry: CollectorRegistry) -> dict[str, str]:
+    """Each metric as scraped (counters with `_total`) and its type."""
+    names: dict[str, str] = {}
+    for family in registry.collect():
+        suffix = "_total" if family.type == "counter" else ""
+        names[family.name + suffix] = family.type
+    return names
+
+
+def test_standard_collectors_and_build_info() -> None:
+    observer = metrics.PrometheusObserver()
+
+    samples, families = parse(generate_latest(observer.registry).decode())
+
+    assert {
+        "process_cpu_seconds",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "python_gc_collections",
+        "python_info",
+    } <= families
+    build = value(
+        samples, "unlink_build_info", version=consumer.__version__, python=platform.python_version()
+    )
+    assert build == 1
+
+
+def test_names_follow_prometheus_conventions() -> None:
+    registry = metrics.PrometheusObserver().registry
+    text = generate_latest(registry).decode()
+
+    for name, kind in exposed(registry).items():
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
+        assert name.endswith("_total") == (kind == "counter"), name
+        if "seconds" in name or "duration" in name or "latency" in name:
+            assert name.endswith(("_seconds", "_seconds_total")), name
+    assert "_created" not in text
+
+
+def test_the_readme_table_lists_exactly_the_workers_metrics() -> None:
+    rows = re.findall(r"^\| `(unlink_\w+)` \| (\w+) \|", README.read_text(), re.MULTILINE)
+    ours = exposed(metrics.PrometheusObserver().registry)
+
+    assert dict(rows) == {n: t for n, t in ours.items() if n.startswith("unlink_")}

@@ -49,4 +49,7 @@ async def test_start_line_lists_effective_settings_without_secrets(
     assert SECRET_KEY not in everything
     assert SESSION_TOKEN not in everything
     assert "testing" not in everything  # the access key id of the stack's environment
+    # No pseudonym key configured: said once, at start-up, right after the settings.
+    assert logs[1]["event"] == "pseudonym_key_missing"
+    assert logs[1]["log_level"] == "warning"
     assert logs[-1]["event"] == "worker_stopped"

@@ -67,3 +67,31 @@ async def test_an_entry_missing_from_the_response_is_not_taken_as_sent() -> None
 
     with pytest.raises(BatchEntryFailed):
         await Batcher(forgetful, "test", linger=0.001, max_tries=1).submit({"Body": "x"})
+
+
+async def test_submit_many_answers_each_entry_in_order_in_as_few_calls_as_fit() -> None:
+    service = FlakyService({"b": (1, True)})
+    batcher = Batcher(service, "test", linger=60)  # no waiting: submit_many sends at once
+
+    results = await asyncio.wait_for(
+        batcher.submit_many([({"Body": b}, 100_000) for b in "abcd"]), timeout=5
+    )
+
+    assert [r is None for r in results] == [True, False, True, True]
+    assert isinstance(results[1], BatchEntryFailed)
+    assert (results[1].code, results[1].sender_fault) == ("X", True)
+    assert [len(c) for c in service.calls] == [2, 2]  # 256 KiB per call
+
+
+async def test_a_batch_call_cancelled_midway_never_leaves_its_entries_waiting() -> None:
+    async def interrupted(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        raise asyncio.CancelledError  # what Ctrl-C delivers inside the call
+
+    batcher = Batcher(interrupted, "test", linger=0.001)
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(batcher.submit_many([({"Body": "a"}, 1)]), timeout=5)
+    single = asyncio.ensure_future(batcher.submit({"Body": "b"}))
+    done, _ = await asyncio.wait([single], timeout=5)
+    assert single in done
+    assert single.cancelled()

@@ -5,7 +5,8 @@ import random
 
 from consumer.aws.idempotency import MemoryStore
 from consumer.core import errors
-from consumer.core.attributes import ATTEMPTS, REDRIVEN
+from consumer.core.attributes import ATTEMPTS
+from consumer.core.commands import Command
 from consumer.core.messages import Message
 from consumer.core.outcomes import Ack, DeadLetter, Retry
 from consumer.core.policy import Backoff, RetryPolicy
@@ -51,11 +52,56 @@ async def test_not_found_on_first_sight_is_dead_lettered_without_a_check() -> No
     assert executor.checks == 0
 
 
-async def test_not_found_after_a_retry_that_did_not_apply_is_dead_lettered() -> None:
-    executor = ScriptedExecutor([errors.ResourceNotFound("gone")], applied=False)
-    result = await processor(executor).process(message(BODY, attrs={ATTEMPTS: "1"}))
+async def test_not_found_after_a_lost_answer_that_did_not_apply_is_dead_lettered() -> None:
+    executor = ScriptedExecutor([errors.InternalError("500"), errors.ResourceNotFound("gone")])
+    p = processor(executor)
+    assert isinstance((await p.process(message(BODY))).outcome, Retry)
+    result = await p.process(message(BODY))  # the state shows nothing applied
     assert isinstance(result.outcome, DeadLetter)
     assert executor.checks == 1
+
+
+async def test_not_found_after_throttles_only_is_dead_lettered_without_a_check() -> None:
+    executor = ScriptedExecutor([errors.Throttled("slow"), errors.ResourceNotFound("gone")])
+    p = processor(executor)
+    assert isinstance((await p.process(message(BODY))).outcome, Retry)
+    executor.applied = True  # whatever the state says, a throttle is a definite "nothing"
+    result = await p.process(message(BODY))
+    assert isinstance(result.outcome, DeadLetter)
+    assert executor.checks == 0
+
+
+async def test_a_not_sent_call_is_no_evidence_but_a_lost_answer_in_the_same_call_is() -> None:
+    executor = ScriptedExecutor([errors.NotSent("refused"), errors.ResourceNotFound("gone")])
+    p = processor(executor)
+    assert isinstance((await p.process(message(BODY))).outcome, Retry)
+    executor.applied = True
+    assert isinstance((await p.process(message(BODY))).outcome, DeadLetter)
+    lost = errors.ResourceNotFound("gone")
+    lost.answer_lost = True  # botocore's own retry followed a 5xx within this call
+    result = await processor(ScriptedExecutor([lost], applied=True)).process(message(BODY))
+    assert result.outcome == Ack("already_applied")
+
+
+async def test_a_producer_cannot_make_a_command_skip_its_retries() -> None:
+    executor = ScriptedExecutor([errors.InternalError("500")])
+    forged = message(BODY, attrs={ATTEMPTS: "999", "unlink-throttles": "999"})
+    result = await processor(executor).process(forged)
+    assert isinstance(result.outcome, Retry)
+    assert (result.outcome.attempts.failures, result.outcome.attempts.throttles) == (1, 0)
+
+
+async def test_a_throttled_verification_is_a_throttle_and_never_acknowledges() -> None:
+    class ThrottledCheck(ScriptedExecutor):
+        async def is_applied(self, command: Command, since: float) -> bool:
+            self.checks += 1
+            raise errors.Throttled("lookup")
+
+    executor = ThrottledCheck([errors.ResourceNotFound("gone")])
+    result = await processor(executor).process(message(BODY, receive_count=2))
+    assert isinstance(result.outcome, Retry)
+    assert result.outcome.error == "TooManyRequestsException"
+    assert result.outcome.attempts.throttles == 1
 
 
 async def test_a_failed_attempt_releases_its_claim_so_the_retry_runs() -> None:
@@ -88,27 +134,23 @@ async def test_a_stale_claim_is_taken_over_and_counts_as_an_earlier_attempt() ->
     assert result.outcome == Ack("already_applied")
 
 
-async def test_duplicates_of_a_dead_lettered_command_are_absorbed_but_a_redrive_runs() -> None:
+async def test_a_dead_lettered_command_runs_again_whenever_it_comes_back() -> None:
     executor = ScriptedExecutor([errors.ResourceConflict("other")])
     p = processor(executor)
     dead = await p.process(message(BODY))
     assert isinstance(dead.outcome, DeadLetter)
     await p.settle(dead)
+    again = await p.process(message(BODY))  # no attribute needed: resent, or any redrive
+    assert again.outcome == Ack("applied")
     assert (await p.process(message(BODY))).outcome == Ack("duplicate")
-    redriven = await p.process(message(BODY, attrs={REDRIVEN: "true"}))
-    assert redriven.outcome == Ack("applied")
 
 
-async def test_malformed_bodies_dead_letter_once() -> None:
+async def test_every_copy_of_a_malformed_body_is_dead_lettered() -> None:
     p = processor(ScriptedExecutor())
-    first = await p.process(message("{not json"))
-    assert isinstance(first.outcome, DeadLetter)
-    assert first.outcome.reason == "malformed"
-    # Until the DLQ has it, a copy waits rather than being absorbed.
-    waiting = await p.process(message("{not json"))
-    assert isinstance(waiting.outcome, Retry)
-    await p.settle(first)
-    assert (await p.process(message("{not json"))).outcome == Ack("duplicate")
+    for _ in range(2):
+        result = await p.process(message("{not json"))
+        assert isinstance(result.outcome, DeadLetter)
+        assert result.outcome.reason == "malformed"
 
 
 def developer_key() -> str:

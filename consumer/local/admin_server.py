@@ -1,7 +1,7 @@
-"""The admin surface under `/_local/`, for processes that cannot touch the stack's objects.
+"""The admin surface under `/_local/` (served by the stack; `admin_client.py` is its caller).
 
-Benchmarks run the stack in one process and workers in others; these endpoints give them the
-ledger and the fault knobs:
+For processes that cannot touch the stack's objects: benchmarks run the stack in one process and
+workers in others; these endpoints give them the ledger and the fault knobs:
 
     GET  /_local/health                 {"ok": true}
     GET  /_local/ledger[?events=0]      call counters and applied unlinks (`LedgerSnapshot`)
@@ -25,8 +25,9 @@ from consumer.local.errors import CognitoError
 from consumer.local.faults import FaultInjector
 from consumer.local.identities import IdentityStore
 from consumer.local.ledger import Ledger
-from consumer.local.requests import RequestCounts
-from consumer.local.seed import seed_store, seeded_to_json
+from consumer.local.request_counts import RequestCounts
+from consumer.local.seed import seed_store
+from consumer.local.seeded import seeded_to_json
 from consumer.local.wsgi_util import read_body, respond_json
 
 Handler = Callable[[WSGIEnvironment], tuple[int, Any]]
@@ -46,7 +47,7 @@ def _json(environ: WSGIEnvironment) -> dict[str, Any]:
     return payload
 
 
-class AdminApi:
+class AdminServer:
     """A tiny router; every answer is JSON."""
 
     def __init__(

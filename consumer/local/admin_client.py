@@ -18,8 +18,8 @@ from typing import Any, cast
 
 from consumer.local.faults import Faults
 from consumer.local.ledger import LedgerSnapshot
-from consumer.local.requests import RequestsJson
-from consumer.local.seed import Seeded, seeded_from_json
+from consumer.local.request_counts import RequestsJson
+from consumer.local.seeded import Seeded, seeded_from_json
 
 
 class AdminError(RuntimeError):

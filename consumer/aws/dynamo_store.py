@@ -1,0 +1,231 @@
+"""The fleet's idempotency store: one DynamoDB item per command key, expired by a TTL attribute.
+
+Every change is one conditional UpdateItem, so workers that share the table never overwrite each
+other. An item moves IN_PROGRESS (a worker's lock) -> OPEN (released, keeping the worker's counts
+and evidence for the next attempt) -> IN_PROGRESS ... -> COMPLETED (applied). COMPLETED is final:
+no release, renewal or claim touches it until it expires, so a late writer can never turn an
+applied command back into one that runs again. A dead-lettered command's item is OPEN, so whatever
+brings it back (a resend, any redrive) runs it. An item written as COMPLETED `dead_lettered` by an
+earlier version is claimable too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import botocore.exceptions
+import structlog
+
+from consumer.core.clock import Clock
+from consumer.core.errors import StoreUnavailable
+from consumer.core.ports import ABSORBING, DEAD_LETTERED, NO_HISTORY, Claim, ClaimState, History
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+IN_PROGRESS = "IN_PROGRESS"
+OPEN = "OPEN"
+COMPLETED = "COMPLETED"
+CONDITION_FAILED = "ConditionalCheckFailedException"
+NAMES = {"#status": "status", "#owner": "owner"}
+
+log = structlog.get_logger("consumer.aws.dynamo_store")
+
+
+class DynamoStore:
+    """`IdempotencyStore` on a table keyed by `id` with a TTL on `expires_at`."""
+
+    def __init__(
+        self, client: DynamoDBClient, table: str, clock: Clock, ttl_seconds: float
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._clock = clock
+        self._ttl = ttl_seconds
+        self._owner = uuid.uuid4().hex
+
+    def __repr__(self) -> str:
+        return f"DynamoStore(table={self._table!r}, ttl={self._ttl}s)"
+
+    async def claim(self, key: str, lock_seconds: float) -> Claim:
+        now = self._clock.time()
+        condition = (
+            "attribute_not_exists(id) OR expires_at < :now OR #status = :open"
+            " OR (#status = :in_progress AND lock_expires_at < :now)"
+            " OR (#status = :completed AND outcome = :dead)"
+        )
+        try:
+            response = await self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                UpdateExpression=(
+                    "SET #status = :in_progress, #owner = :me, claimed_at = :now,"
+                    " lock_expires_at = :lock, expires_at = :expires"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=NAMES,
+                ExpressionAttributeValues={
+                    ":now": _n(now),
+                    ":lock": _n(now + max(1.0, lock_seconds)),
+                    ":expires": _n(int(now + self._ttl)),
+                    ":me": {"S": self._owner},
+                    ":in_progress": {"S": IN_PROGRESS},
+                    ":open": {"S": OPEN},
+                    ":completed": {"S": COMPLETED},
+                    ":dead": {"S": DEAD_LETTERED},
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except botocore.exceptions.ClientError as exc:
+            if _code(exc) != CONDITION_FAILED:
+                raise StoreUnavailable(_code(exc)) from exc
+            return await self._existing(key)
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        old = response.get("Attributes") or {}
+        if not old or _num(old, "expires_at", 0.0) < now:
+            return Claim(ClaimState.CLAIMED)
+        history = _history(old)
+        if _str(old, "status") != IN_PROGRESS:
+            return Claim(ClaimState.CLAIMED, history=history)
+        # Its worker died holding the lock: its call may have gone out, the answer is lost.
+        claimed_at = _num(old, "claimed_at", _num(old, "lock_expires_at", now) - lock_seconds)
+        since = min(history.uncertain_since or claimed_at, claimed_at)
+        history = History(history.failures, history.throttles, since)
+        await self._keep_history(key, history)
+        return Claim(ClaimState.CLAIMED, took_over_stale_lock=True, history=history)
+
+    async def _existing(self, key: str) -> Claim:
+        try:
+            response = await self._client.get_item(
+                TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True
+            )
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        item = response.get("Item") or {}
+        outcome = _str(item, "outcome")
+        if _str(item, "status") == COMPLETED and outcome in ABSORBING:
+            return Claim(ClaimState.COMPLETED, outcome)
+        # In progress elsewhere, or changed between the two calls: either way, try again later.
+        return Claim(ClaimState.IN_PROGRESS)
+
+    async def renew(self, key: str, lock_seconds: float) -> bool:
+        now = self._clock.time()
+        return await self._update_own(
+            key, "SET lock_expires_at = :lock", {":lock": _n(now + max(1.0, lock_seconds))}
+        )
+
+    async def complete(self, key: str, outcome: str) -> None:
+        now = self._clock.time()
+        try:
+            await self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                UpdateExpression=(
+                    "SET #status = :completed, #owner = :me, outcome = :outcome,"
+                    " lock_expires_at = :now, expires_at = :expires"
+                    " REMOVE failures, throttles, uncertain_since"
+                ),
+                ExpressionAttributeNames=NAMES,
+                ExpressionAttributeValues={
+                    ":completed": {"S": COMPLETED},
+                    ":me": {"S": self._owner},
+                    ":outcome": {"S": outcome},
+                    ":now": _n(now),
+                    ":expires": _n(int(now + self._ttl)),
+                },
+            )
+        except Exception as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+
+    async def release(
+        self, key: str, history: History = NO_HISTORY, outcome: str | None = None
+    ) -> None:
+        now = self._clock.time()
+        values: dict[str, Any] = {
+            ":open": {"S": OPEN},
+            ":now": _n(now),
+            ":failures": _n(history.failures),
+            ":throttles": _n(history.throttles),
+        }
+        update = "SET #status = :open, lock_expires_at = :now, failures = :failures"
+        update += ", throttles = :throttles"
+        if outcome is not None:
+            update += ", outcome = :outcome"
+            values[":outcome"] = {"S": outcome}
+        if history.uncertain_since is not None:
+            update += ", uncertain_since = :since"
+            values[":since"] = _n(history.uncertain_since)
+        else:
+            update += " REMOVE uncertain_since"
+        await self._update_own(key, update, values)
+
+    async def _keep_history(self, key: str, history: History) -> None:
+        """Writes a taken-over lock's evidence into our own lock at once: should this worker
+        die too, the next one still knows when the first uncertain attempt went out."""
+        if history.uncertain_since is None:
+            return
+        try:
+            await self._update_own(
+                key, "SET uncertain_since = :since", {":since": _n(history.uncertain_since)}
+            )
+        except StoreUnavailable as exc:
+            log.warning("claim_history_not_kept", error=exc.detail)
+
+    async def _update_own(self, key: str, update: str, values: dict[str, Any]) -> bool:
+        """An update of our own live lock; False when the item is not that any more (another
+        worker's lock, OPEN, COMPLETED or gone): nothing of ours to change."""
+        try:
+            await self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                UpdateExpression=update,
+                ConditionExpression="#owner = :me AND #status = :in_progress",
+                ExpressionAttributeNames=NAMES,
+                ExpressionAttributeValues={
+                    **values,
+                    ":me": {"S": self._owner},
+                    ":in_progress": {"S": IN_PROGRESS},
+                },
+            )
+        except botocore.exceptions.ClientError as exc:
+            if _code(exc) == CONDITION_FAILED:
+                return False
+            raise StoreUnavailable(_code(exc)) from exc
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return True
+
+
+def _history(item: dict[str, Any]) -> History:
+    since = item.get("uncertain_since")
+    return History(
+        failures=int(_num(item, "failures", 0)),
+        throttles=int(_num(item, "throttles", 0)),
+        uncertain_since=float(since["N"]) if since is not None else None,
+    )
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(round(value, 3)) if isinstance(value, float) else str(value)}
+
+
+def _num(item: dict[str, Any], name: str, default: float) -> float:
+    value = item.get(name, {}).get("N")
+    return float(value) if value is not None else default
+
+
+def _str(item: dict[str, Any], name: str) -> str | None:
+    value = item.get(name, {}).get("S")
+    return value if isinstance(value, str) else None
+
+
+def _code(exc: botocore.exceptions.ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return _code(exc)
+    return type(exc).__name__

@@ -1,0 +1,242 @@
+"""Workers that share one quota agree on it through one item of the table they already share.
+
+Each worker heartbeats (every ``heartbeat_seconds``, one DynamoDB request) its own entry into the
+fleet item: its counts of accepted and throttled calls, what it wants and the share it runs at.
+The same request returns the whole item, so every worker sees every other one at no extra cost.
+The live worker with the smallest id is the leader: once per window it turns the fleet's counts
+into one decision (`FleetLaw`: the fleet's rate and quota estimate) and writes it with its next
+heartbeat. Every worker then takes its max-min fair share of that rate among the live workers.
+
+A worker is live while its entry keeps changing: an entry that has not changed for
+``expiry_seconds`` (by this worker's clock, so clock skew between hosts does not matter) belongs
+to a dead worker; its share goes to the others at the next heartbeat and the leader removes it.
+A worker that stops cleanly removes its own entry at once.
+
+When the table cannot be reached, the worker keeps its last share and, after a few failed
+heartbeats, steers on its own (`LocalLaw`, from that share); it rejoins when the table answers.
+It never stops for the table and never retries faster than its heartbeat. This module decides;
+`consumer.aws.fleet_coordinator` does the I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from consumer.aws.fleetrate import (
+    FleetLaw,
+    Plan,
+    Window,
+    brake_for,
+    fixed_plan,
+    max_min_shares,
+)
+from consumer.aws.quota import QuotaLimiter
+from consumer.core.clock import Clock
+
+log = structlog.get_logger("consumer.aws.fleet")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEntry:
+    """One worker as the fleet item holds it."""
+
+    member: str
+    host: str
+    started: float  # wall clock
+    at: float  # wall clock of this heartbeat
+    seq: int
+    successes: int  # cumulative
+    throttles: int  # cumulative
+    want: float  # calls/s it could use (math.inf: its rate holds calls back)
+    share: float | None
+    recent_successes: int = 0  # the last minute
+    recent_throttles: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    plan: Plan
+    at: float  # wall clock of the decision
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class FleetView:
+    members: dict[str, MemberEntry] = field(default_factory=dict)
+    plan: PlanRecord | None = None
+
+
+class FleetTable(Protocol):
+    """The fleet item: one heartbeat writes this worker's entry and returns the whole item."""
+
+    async def beat(
+        self, entry: MemberEntry, plan: PlanRecord | None, remove: Sequence[str]
+    ) -> FleetView: ...
+
+    async def leave(self, member: str) -> None: ...
+
+    async def read(self) -> FleetView: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FleetTiming:
+    heartbeat_seconds: float = 1.0
+    expiry_seconds: float = 5.0
+    detach_after_failures: int = 3  # failed heartbeats before the worker steers on its own
+    max_backoff_seconds: float = 10.0  # between heartbeats while the table does not answer
+
+
+class FleetMember:
+    """The decisions of one worker in the fleet, without I/O (the coordinator does that)."""
+
+    def __init__(
+        self,
+        member: str,
+        host: str,
+        limiter: QuotaLimiter,
+        clock: Clock,
+        *,
+        law: FleetLaw | None = None,
+        fixed_rate: float | None = None,
+        timing: FleetTiming | None = None,
+    ) -> None:
+        self.member = member
+        self.host = host
+        self.limiter = limiter
+        self._clock = clock
+        self._law = law or FleetLaw()
+        self._fixed = fixed_rate
+        self.timing = timing or FleetTiming()
+        self.started = clock.time()
+        self._seq = 0
+        self._seen: dict[str, tuple[float, float]] = {}  # member -> (its `at`, our monotonic)
+        self.live: dict[str, MemberEntry] = {}
+        self.plan: PlanRecord | None = None
+        self.pending_plan: PlanRecord | None = None
+        self.urgent = False  # the pending plan changes the rate: write it now
+        self.dead: list[str] = []
+        self._base: dict[str, tuple[int, int, float]] | None = None  # the leader's window start
+        self._rates: dict[str, tuple[float, float]] = {}  # member -> (accepted, throttled)/s
+        self._base_at = 0.0
+
+    def entry(self) -> MemberEntry:
+        now = self._clock.monotonic()
+        self._seq += 1
+        tally = self.limiter.tally
+        ok, thr = tally.recent(now)
+        return MemberEntry(
+            member=self.member,
+            host=self.host,
+            started=self.started,
+            at=self._clock.time(),
+            seq=self._seq,
+            successes=tally.successes,
+            throttles=tally.throttles,
+            want=self.limiter.want(),
+            share=self.limiter.share,
+            recent_successes=ok,
+            recent_throttles=thr,
+        )
+
+    @property
+    def leader(self) -> str:
+        return min([*self.live, self.member])
+
+    def absorb(self, view: FleetView) -> None:
+        """Takes in the item a heartbeat returned: liveness, the leader's decision, our share."""
+        now = self._clock.monotonic()
+        wall = self._clock.time()
+        expiry = self.timing.expiry_seconds
+        live: dict[str, MemberEntry] = {}
+        dead: list[str] = []
+        for member, entry in view.members.items():
+            seen = self._seen.get(member)
+            if seen is None or seen[0] != entry.at:
+                # First sight: trust its age by the wall clock; afterwards only our own clock.
+                changed = now - max(0.0, wall - entry.at) if seen is None else now
+                seen = (entry.at, changed)
+                self._seen[member] = seen
+            if member == self.member or now - seen[1] < expiry:
+                live[member] = entry
+            else:
+                dead.append(member)
+        self._seen = {m: s for m, s in self._seen.items() if m in view.members}
+        self.live = live
+        self.plan = view.plan
+        if self.leader == self.member:
+            self.dead = dead
+            self._lead(now, wall)
+        else:
+            self.dead = []
+            self._base = None
+        self._assign()
+
+    def _lead(self, now: float, wall: float) -> None:
+        plan = self.plan.plan if self.plan is not None else None
+        if self._fixed is not None:
+            if plan is None or plan.mode != "fixed" or plan.rate != self._fixed:
+                self._publish(fixed_plan(self._fixed, plan.window + 1 if plan else 0), wall)
+            return
+        if plan is None or plan.mode == "fixed":
+            self._publish(self._law.first(), wall)
+            return
+        counts = {m: (e.successes, e.throttles, e.at) for m, e in self.live.items()}
+        if self._base is None:
+            self._base, self._base_at = counts, now
+            return
+        seconds = now - self._base_at
+        if seconds < self._law.window_seconds(plan) - 0.05:  # heartbeats are not exact
+            return
+        # Each worker's rates over its own heartbeats (its own clock): no phase or skew error.
+        accepted = throttled = 0.0
+        for member, (ok, thr, at) in counts.items():
+            # A worker new in this window: its counts since it started.
+            base = self._base.get(member) or (0, 0, self.live[member].started)
+            if at > base[2]:
+                span = at - base[2]
+                self._rates[member] = ((ok - base[0]) / span, (thr - base[1]) / span)
+            rates = self._rates.get(member, (0.0, 0.0))
+            accepted += max(0.0, rates[0])
+            throttled += max(0.0, rates[1])
+        self._rates = {m: r for m, r in self._rates.items() if m in counts}
+        limited = any(math.isinf(e.want) for e in self.live.values())
+        self._base, self._base_at = counts, now
+        window = Window(seconds, accepted, throttled, limited)
+        self._publish(self._law.decide(plan, window), wall)
+
+    def _publish(self, plan: Plan, wall: float) -> None:
+        old = self.plan.plan if self.plan is not None else None
+        # A changed rate is written at once for the others; otherwise (or alone) the next
+        # heartbeat carries it.
+        changed = old is None or (plan.rate, plan.mode) != (old.rate, old.mode)
+        self.urgent = changed and len(self.live) > 1
+        self.plan = self.pending_plan = PlanRecord(plan, wall, self.member)
+        if changed:
+            log.info(
+                "fleet_plan",
+                mode=plan.mode,
+                rate=round(plan.rate, 2),
+                estimate=None if plan.estimate is None else round(plan.estimate, 2),
+                window=plan.window,
+                workers=len(self.live),
+            )
+
+    def _assign(self) -> None:
+        # Before the leader's first decision arrives: an even split of the first plan.
+        plan = self.plan.plan if self.plan is not None else self._law.first()
+        wants = {m: e.want for m, e in self.live.items()}
+        wants[self.member] = self.limiter.want()
+        share = max_min_shares(plan.rate, wants)[self.member]
+        config = self._law.config
+        self.limiter.assign(
+            max(share, config.min_rate / 4), plan.window, brake=brake_for(plan, config)
+        )
+        if plan.mode == "startup" and any(e.recent_throttles for e in self.live.values()):
+            # Slow start overshoots fastest: a throttle anywhere brakes everyone at once,
+            # a heartbeat before the leader's decision could.
+            self.limiter.brake()

@@ -1,0 +1,307 @@
+"""The rate decisions of a fleet sharing one unpublished token-bucket quota: pure, clock-free.
+
+Two laws, both fed with counts of accepted and throttled calls, never with timers of their own:
+
+- `LocalLaw`, one worker on its own (no shared table): every sender that meets an empty bucket
+  sees the same throttled share of its calls, so each worker steers its own rate towards a small
+  one. A success raises the rate by a tiny factor (``gain``), a throttle cuts it by a larger one
+  (``cut``); the two balance where about ``gain / cut`` (~1%) of the calls are throttled,
+  whatever the number of workers, and as every worker moves by the same factors the fleet
+  converges on the quota without talking. The raise grows the longer nothing is throttled (a
+  raised quota is found in seconds) and starts small again after each cut.
+- `FleetLaw`, one decision per window for the whole fleet (the table's leader takes it): while
+  the fleet is throttled, the bucket's refill rate is the fleet's accepted rate, which is the
+  quota estimate; the fleet then cruises just below it and probes above it on a schedule,
+  briefly, with a probe that grows while it meets no throttle. One fleet-level cut per window
+  replaces N uncoordinated cuts. A cold fleet slow-starts, falls back two steps at its first
+  throttle (the bucket's burst hid how far it had gone) and settles upward in small steps.
+
+`max_min_shares` splits the fleet's rate between workers: a worker that wants less than an even
+split gets what it wants, the rest is shared evenly by the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Final
+
+UNBOUNDED: Final = math.inf  # a worker's want while its rate holds calls back
+
+
+@dataclass(frozen=True, slots=True)
+class LocalConfig:
+    cut: float = 0.15  # a throttle (one per overshoot) cuts the rate by this share...
+    gain: float = 0.0015  # ...a success raises it by this share: throttles settle at ~1%
+    max_boost: float = 16.0  # the gain grows up to this many times...
+    boost_doubling_calls: float = 150.0  # ...doubling every this many calls without a throttle
+    cooldown_seconds: float = 0.2  # throttles this soon after a cut belong to the same overshoot
+    initial_rate: float = 4.0  # calls/s before anything is known: then slow start
+    slow_start_per_second: float = 3.0  # growth per second until the first throttle (x4)
+    min_rate: float = 0.5
+
+
+class LocalLaw:
+    """One worker's rate from its own throttles and successes (see the module docstring)."""
+
+    def __init__(self, config: LocalConfig | None = None, rate: float | None = None) -> None:
+        self.config = config or LocalConfig()
+        self.rate = rate if rate is not None else self.config.initial_rate
+        self.slow_start = rate is None
+        self._last_cut = -math.inf
+        self._last_grow: float | None = None
+        self._quiet_calls = 0
+
+    def __repr__(self) -> str:
+        phase = "slow-start" if self.slow_start else "steady"
+        return f"LocalLaw({phase}, rate={self.rate:.2f})"
+
+    def restart_from(self, rate: float, now: float) -> None:
+        """Continue from a rate learned elsewhere (the last fleet share): no slow start."""
+        self.rate = max(self.config.min_rate, rate)
+        self.slow_start = False
+        self._last_cut = now
+        self._last_grow = now
+        self._quiet_calls = 0
+
+    def on_success(self, now: float, limited: bool) -> None:
+        """``limited``: calls waited for their slot lately, so a higher rate would be used."""
+        last, self._last_grow = self._last_grow, now
+        if not limited or last is None:
+            return
+        config = self.config
+        if self.slow_start:
+            self.rate *= (1.0 + config.slow_start_per_second) ** min(now - last, 1.0)
+            return
+        self._quiet_calls += 1
+        boost = min(config.max_boost, 2.0 ** (self._quiet_calls / config.boost_doubling_calls))
+        self.rate *= 1.0 + config.gain * boost
+
+    def on_throttle(self, now: float, sent_at: float | None) -> bool:
+        """Cuts once per overshoot; True when it did."""
+        config = self.config
+        if sent_at is not None and sent_at <= self._last_cut:
+            return False  # left before the last cut: says nothing about the rate since
+        if now - self._last_cut < config.cooldown_seconds:
+            return False
+        # Slow start overshoots by up to its growth per second: halve, as TCP does.
+        factor = 0.5 if self.slow_start else 1.0 - config.cut
+        self.slow_start = False
+        self.rate = max(config.min_rate, self.rate * factor)
+        self._last_cut = now
+        self._quiet_calls = 0
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    window_seconds: float = 5.0  # one fleet decision per window
+    margin: float = 0.02  # cruise this far below the estimate
+    creep: float = 0.005  # each quiet cruising window raises the estimate by this
+    probe_every_seconds: float = 20.0  # quiet cruising before a probe...
+    probe_calls: float = 400.0  # ... and at least this many calls between probes...
+    max_probe_every_seconds: float = 30.0  # ...but no longer than this: a raised quota is found
+    probe_step: float = 0.04  # a probe sends this much above the estimate...
+    probe_flat_windows: int = 3  # ...for this many windows (long enough to empty the burst)...
+    probe_growth: float = 2.0  # ...then each quiet window multiplies the step...
+    max_probe_step: float = 4.0  # ...up to this
+    busy_fraction: float = 0.1  # throttled share of a window that makes its measurement exact
+    measure_calls: float = 30.0  # ...given at least this many calls in it
+    initial_rate: float = 4.0  # fleet calls/s before anything is known: then slow start
+    startup_window_seconds: float = 1.0  # slow start decides every heartbeat...
+    slow_start_per_window: float = 0.6  # ...growing by this each time
+    settle_step: float = 0.05  # after slow start: steps this big, one per short window...
+    settle_windows: int = 20  # ...until a throttle, or at most this many
+    settle_window_seconds: float = 1.0
+    min_rate: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What the fleet did over one window."""
+
+    seconds: float
+    accepted: float  # calls/s that got through
+    throttled: float  # calls/s answered with a throttle
+    limited: bool  # some worker's rate held its calls back
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The fleet's decision, shared through the table."""
+
+    rate: float  # calls/s for the whole fleet
+    estimate: float | None = None  # the learned quota
+    mode: str = "startup"  # startup | settle | cruise | probe | fixed
+    window: int = 0  # decisions so far
+    quiet_seconds: float = 0.0  # cruising without a throttle since the last cut
+    step: float = 0.0  # the probe's current step above the estimate
+    probing: int = 0  # windows the current probe (or settling) has lasted
+    fresh: bool = False  # just cut while settling: the next window's throttles may predate it
+
+
+def brake_for(plan: Plan, config: FleetConfig) -> float:
+    """What a worker's share falls to at its first throttle under ``plan``, before the fleet
+    decides: back to where the plan came from (the estimate, the last startup window)."""
+    if plan.mode == "startup":
+        return 1.0 / (1.0 + config.slow_start_per_window) ** 2
+    if plan.mode == "probe":
+        return (1.0 - config.margin) / (1.0 + plan.step)
+    if plan.mode == "settle":
+        return 1.0 / (1.0 + config.settle_step)
+    if plan.mode == "fixed":
+        return 1.0
+    return 0.95
+
+
+def fixed_plan(rate: float, window: int = 0) -> Plan:
+    return Plan(rate=rate, estimate=rate, mode="fixed", window=window)
+
+
+class FleetLaw:
+    """The fleet's rate, one decision per `Window` (see the module docstring)."""
+
+    def __init__(self, config: FleetConfig | None = None) -> None:
+        self.config = config or FleetConfig()
+
+    def window_seconds(self, plan: Plan) -> float:
+        """How long the window of a decision on ``plan`` lasts."""
+        if plan.mode == "startup":
+            return self.config.startup_window_seconds
+        if plan.mode == "settle":
+            return self.config.settle_window_seconds
+        return self.config.window_seconds
+
+    def first(self) -> Plan:
+        return Plan(rate=self.config.initial_rate)
+
+    def decide(self, plan: Plan, window: Window) -> Plan:
+        config = self.config
+        nxt = replace(plan, window=plan.window + 1)
+        # Settling decides every second: throttles counted in the first window after a cut
+        # were mostly sent before the workers heard of it.
+        stale = window.throttled > 0 and plan.fresh
+        if plan.mode == "fixed" or stale:
+            return replace(nxt, fresh=False)
+        if window.throttled > 0:
+            return self._cut(plan, window, nxt.window)
+        if not window.limited:
+            return nxt  # short of work: a rate nobody needs would not be tested
+        if plan.mode == "startup":
+            return replace(nxt, rate=plan.rate * (1.0 + config.slow_start_per_window))
+        if plan.mode == "settle":
+            return self._settle(plan, replace(nxt, fresh=False))
+        return self._cruise(plan, window, nxt)
+
+    def _settle(self, plan: Plan, nxt: Plan) -> Plan:
+        """Just after slow start, in small steps and short windows: its cut was rough."""
+        config = self.config
+        if plan.probing >= config.settle_windows:
+            return replace(nxt, mode="cruise", probing=0)
+        estimate = plan.estimate if plan.estimate is not None else plan.rate
+        return replace(
+            nxt,
+            rate=plan.rate * (1.0 + config.settle_step),
+            estimate=max(estimate, plan.rate),
+            probing=plan.probing + 1,
+        )
+
+    def _cruise(self, plan: Plan, window: Window, nxt: Plan) -> Plan:
+        """Cruise below the estimate; probe above it on a schedule."""
+        config = self.config
+        estimate = plan.estimate if plan.estimate is not None else plan.rate
+        quiet = plan.quiet_seconds + window.seconds
+        every = min(
+            config.max_probe_every_seconds,
+            max(config.probe_every_seconds, config.probe_calls / max(estimate, 1e-9)),
+        )
+        if plan.mode == "cruise" and quiet < every:
+            # Creep up meanwhile: a low measurement does not hold the fleet down until the
+            # next probe, and creeping past the quota empties the burst slowly, a throttle or
+            # two at a time.
+            estimate *= 1.0 + config.creep
+            rate = estimate * (1.0 - config.margin)
+            return replace(nxt, rate=rate, estimate=estimate, quiet_seconds=quiet)
+        # Probe: a little above the estimate, long enough to empty the bucket's burst; a probe
+        # that still meets no throttle means the quota was raised: the step then grows.
+        probing = plan.probing + 1 if plan.mode == "probe" else 1
+        step = plan.step if plan.mode == "probe" else config.probe_step
+        if probing > config.probe_flat_windows:
+            step = min(config.max_probe_step, step * config.probe_growth)
+        return replace(
+            nxt,
+            rate=estimate * (1.0 + step),
+            estimate=estimate,
+            mode="probe",
+            quiet_seconds=quiet,
+            step=step,
+            probing=probing,
+        )
+
+    def _cut(self, plan: Plan, window: Window, number: int) -> Plan:
+        """A throttled window: a new estimate, then cruise just below it.
+
+        The bucket ran dry, so what got through is its refill rate: the quota, measured. The
+        measurement is exact when the window was throttled throughout and noisy (a call more or
+        less per worker, and workers brake inside the window) otherwise, so it replaces the
+        estimate only when it says more than the noise: on a heavily throttled window, or when
+        a growing probe found more. A light throttle while cruising says the quota is a little
+        under the cruise: a step down. In settling, the last quiet step is the estimate.
+        """
+        config = self.config
+        margin = config.margin
+        estimate = plan.estimate if plan.estimate is not None else plan.rate
+        sent = window.accepted + window.throttled
+        # Exact enough only when throttled for much of a window with calls enough to count.
+        busy = window.throttled >= config.busy_fraction * sent
+        busy = busy and sent * window.seconds >= config.measure_calls
+        mode, probing = "cruise", 0
+        if plan.mode == "startup":
+            # What got through still drew on the bucket's burst: start settling from two slow
+            # start steps back, under the quota, rather than over it for another second or two.
+            estimate = min(window.accepted, plan.rate / (1.0 + config.slow_start_per_window) ** 2)
+            mode = "settle"
+        elif plan.mode == "settle" and plan.probing == 0:
+            # Still throttled after slow start's cut: the bucket has been empty all window, so
+            # what got through is the quota, measured without the burst that slow start's last
+            # window still drew on. Settle from there.
+            estimate = min(estimate, window.accepted)
+            mode, probing = "settle", 1
+        elif busy:
+            estimate = window.accepted
+        elif plan.mode == "settle":
+            # The last step that went through without a throttle.
+            estimate = plan.rate / (1.0 + config.settle_step) / (1.0 - margin)
+            estimate = min(estimate, max(window.accepted, estimate * (1.0 - 3 * margin)))
+        elif plan.mode == "probe" and plan.probing > config.probe_flat_windows:
+            estimate = max(estimate, window.accepted)  # the quota was raised
+        elif plan.mode == "probe":
+            pass  # within the probe's step of the estimate: cruise below it again
+        else:
+            estimate = min(
+                estimate * (1.0 - margin), max(window.accepted, estimate * (1.0 - 3 * margin))
+            )
+        rate = max(config.min_rate, estimate * (1.0 - margin))
+        fresh = mode == "settle"
+        return Plan(
+            rate=rate, estimate=estimate, mode=mode, window=number, probing=probing, fresh=fresh
+        )
+
+
+def max_min_shares(capacity: float, wants: Mapping[str, float]) -> dict[str, float]:
+    """Water-filling: the smallest wants are met first, the rest is shared evenly."""
+    shares: dict[str, float] = {}
+    left = max(0.0, capacity)
+    pending = sorted(wants.items(), key=lambda item: item[1])
+    while pending:
+        even = left / len(pending)
+        member, want = pending[0]
+        if want >= even:
+            for other, _ in pending:
+                shares[other] = even
+            return shares
+        shares[member] = want
+        left -= want
+        pending.pop(0)
+    return shares

@@ -1,0 +1,194 @@
+"""The worker's side of the fleet's quota: the gate every Cognito unlink call passes.
+
+`QuotaLimiter` paces calls GCRA-style (one every ``1/rate`` seconds, no bursts above the rate)
+at a rate that comes from one of three places:
+
+- ``fleet``: a share of the fleet's rate, assigned by the `FleetCoordinator` through the shared
+  table. A throttle between two assignments brakes this worker at once (``brake``), so the
+  fleet stops overshooting before its next decision reaches everyone;
+- ``local``: its own `LocalLaw`, when there is no table, or while the table cannot be reached
+  (starting from the last share: a worker never stops for want of the table);
+- ``fixed``: the configured rate (or unlimited), never adapted.
+
+It counts what happened to its calls (`Tally`) for the coordinator's reports and the operator
+view. It implements `RateLimiter`, the seam the executor knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from consumer.aws.fleetrate import UNBOUNDED, LocalLaw
+from consumer.core.clock import Clock
+
+LIMITED_SECONDS = 2.0  # a call waited for its slot this recently: the rate holds calls back
+RECENT_SECONDS = 60.0  # the operator view's "last minute"
+BRAKE = 0.9  # by default a throttle between two fleet decisions cuts the share to this
+
+
+@dataclass(slots=True)
+class Tally:
+    """Cumulative counts of this worker's unlink calls, and the last minute per second."""
+
+    successes: int = 0
+    throttles: int = 0
+    _seconds: deque[tuple[int, int, int]] = field(default_factory=deque)  # (second, ok, thr)
+
+    def add(self, now: float, ok: int, throttled: int) -> None:
+        self.successes += ok
+        self.throttles += throttled
+        second = int(now)
+        if self._seconds and self._seconds[-1][0] == second:
+            _, old_ok, old_thr = self._seconds[-1]
+            self._seconds[-1] = (second, old_ok + ok, old_thr + throttled)
+        else:
+            self._seconds.append((second, ok, throttled))
+        self._trim(now)
+
+    def recent(self, now: float, seconds: float = RECENT_SECONDS) -> tuple[int, int]:
+        """(successes, throttles) over the last ``seconds``."""
+        self._trim(now)
+        horizon = now - seconds
+        ok = sum(o for s, o, _ in self._seconds if s >= horizon)
+        thr = sum(t for s, _, t in self._seconds if s >= horizon)
+        return ok, thr
+
+    def _trim(self, now: float) -> None:
+        while self._seconds and self._seconds[0][0] < now - RECENT_SECONDS - 1:
+            self._seconds.popleft()
+
+
+class QuotaLimiter:
+    """Paces at a fleet share, a local law's rate or a fixed rate (see the module docstring)."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        ceiling: float | None = None,
+        local: LocalLaw | None = None,
+    ) -> None:
+        self._clock = clock
+        self._ceiling = ceiling
+        self._local = local
+        self.mode = "local" if local is not None else "fixed"
+        self._share: float | None = None
+        self._plan_window = -1
+        self._braked: tuple[int, float] | None = None  # (plan window, share) when it braked
+        self._brake = BRAKE
+        self._last_grant = -math.inf
+        self._turn = asyncio.Lock()
+        self._paced_at = -math.inf
+        self.tally = Tally()
+
+    def __repr__(self) -> str:
+        return f"QuotaLimiter({self.mode}, rate={self.rate}, ceiling={self._ceiling})"
+
+    @property
+    def rate(self) -> float | None:
+        rate: float | None
+        if self.mode == "fleet" and self._share is not None:
+            rate = self._share
+            if self._braked is not None:
+                rate *= self._brake
+        elif self.mode == "local" and self._local is not None:
+            rate = self._local.rate
+        else:
+            rate = None
+        if rate is None:
+            return self._ceiling
+        return rate if self._ceiling is None else min(rate, self._ceiling)
+
+    @property
+    def share(self) -> float | None:
+        return self._share
+
+    # -- the coordinator's side ------------------------------------------------------------
+
+    def assign(self, share: float, plan_window: int, *, brake: float = BRAKE) -> None:
+        """A share of the fleet's rate from decision ``plan_window``.
+
+        A throttle multiplies the share by ``brake`` at once (1: never, for a configured fleet
+        rate), before the fleet's decision can reach this worker; the brake holds until that
+        decision arrives (a lower share: the fleet cut) or, at the latest, three decisions on.
+        """
+        if self._braked is not None:
+            window, braked_share = self._braked
+            if share < braked_share or plan_window >= window + 3:
+                self._braked = None
+        self.mode = "fleet"
+        self._brake = brake
+        self._share = share
+        self._plan_window = plan_window
+
+    def detach(self) -> None:
+        """The table is unreachable: the local law takes over from the current rate."""
+        if self.mode != "fleet" or self._local is None:
+            return
+        rate = self.rate
+        if rate is not None:
+            self._local.restart_from(rate, self._clock.monotonic())
+        self.mode = "local"
+
+    def limited(self) -> bool:
+        """A call waited for its slot lately: more rate would be used."""
+        return self._clock.monotonic() - self._paced_at <= LIMITED_SECONDS
+
+    def want(self) -> float:
+        """Calls/s this worker could use: unbounded while its rate holds calls back."""
+        if self.limited():
+            return UNBOUNDED
+        ok, thr = self.tally.recent(self._clock.monotonic(), 10.0)
+        return max(1.0, 1.5 * (ok + thr) / 10.0)
+
+    # -- RateLimiter -----------------------------------------------------------------------
+
+    def due(self) -> float:
+        """When the next call may go (monotonic), at the rate as it is now."""
+        rate = self.rate
+        if rate is None:
+            return -math.inf
+        return self._last_grant + 1.0 / rate
+
+    def grant(self) -> None:
+        """The next call goes now: keeps the schedule while busy, restarts it after a pause."""
+        now = self._clock.monotonic()
+        due = self.due()
+        rate = self.rate
+        gap = 1.0 / rate if rate is not None else 0.0
+        self._last_grant = due if now - due < gap else now
+
+    def waited(self) -> None:
+        """A caller had to wait for its slot: the rate is what holds calls back."""
+        self._paced_at = self._clock.monotonic()
+
+    async def acquire(self) -> None:
+        # One caller at a time waits for the next slot, and re-reads the rate when it wakes:
+        # callers queued behind it never hold slots computed from a rate that has since changed.
+        async with self._turn:
+            while (wait := self.due() - self._clock.monotonic()) > 0:
+                self.waited()
+                await self._clock.sleep(wait)
+            self.grant()
+
+    def on_success(self) -> None:
+        now = self._clock.monotonic()
+        self.tally.add(now, 1, 0)
+        if self.mode == "local" and self._local is not None:
+            self._local.on_success(now, self.limited())
+
+    def on_throttle(self, sent_at: float | None = None) -> None:
+        now = self._clock.monotonic()
+        self.tally.add(now, 0, 1)
+        if self.mode == "local" and self._local is not None:
+            self._local.on_throttle(now, sent_at)
+        elif self.mode == "fleet":
+            self.brake()
+
+    def brake(self) -> None:
+        """Runs at the braked share until the fleet cuts (see `assign`)."""
+        if self._brake < 1.0 and self._braked is None and self._share is not None:
+            self._braked = (self._plan_window, self._share)

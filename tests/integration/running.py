@@ -1,0 +1,41 @@
+"""The real worker run in the background against the local stack, for tests that change the
+stack's faults between one attempt of a command and the next."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+from consumer.app import build_worker
+from consumer.aws.clients import open_clients
+from consumer.core.worker import Worker, WorkerStats
+from consumer.settings import Settings
+
+
+@contextlib.asynccontextmanager
+async def background(settings: Settings) -> AsyncIterator[Worker]:
+    """A worker in drain mode; on leaving, waits for it to go idle (at most a minute)."""
+    async with open_clients(settings) as clients:
+        worker, _ = await build_worker(settings, clients)
+        task = asyncio.create_task(worker.run(until_idle=True))
+        try:
+            yield worker
+            await asyncio.wait_for(asyncio.shield(task), 60)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+async def until(
+    condition: Callable[[WorkerStats], bool], worker: Worker, limit_seconds: float = 60
+) -> None:
+    """Waits until the worker's stats satisfy ``condition``."""
+    deadline = time.monotonic() + limit_seconds
+    while not condition(worker.stats):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {limit_seconds}s: {worker.stats}")
+        await asyncio.sleep(0.05)

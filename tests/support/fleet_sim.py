@@ -1,0 +1,269 @@
+"""A discrete-event fleet against a token-bucket quota: the rate decisions without real time.
+
+Every worker is the real `QuotaLimiter` (and, with a table, the real `FleetMember`) on a shared
+simulated clock; calls take ``latency`` seconds and meet one token bucket (refill ``quota``/s,
+``burst`` tokens, full at the start); throttled calls are tried again, as the executor does.
+Heartbeats go to an in-memory fleet item, instantly; workers can join and leave mid-run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from consumer.aws.fleet import FleetMember, FleetTiming, FleetView, MemberEntry, PlanRecord
+from consumer.aws.fleetrate import LocalLaw
+from consumer.aws.quota import QuotaLimiter
+
+
+class SimClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    async def sleep(self, seconds: float) -> None:  # never awaited by the simulation
+        self.now += seconds
+
+
+@dataclass
+class Bucket:
+    quota: float
+    burst: float
+    tokens: float = -1.0
+    last: float = 0.0
+
+    def take(self, now: float) -> bool:
+        if self.tokens < 0:
+            self.tokens = self.burst
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.quota)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class MemoryFleetItem:
+    members: dict[str, MemberEntry] = field(default_factory=dict)
+    plan: PlanRecord | None = None
+    requests: int = 0
+    reachable: bool = True
+
+    def beat(self, entry: MemberEntry, plan: PlanRecord | None, remove: Sequence[str]) -> FleetView:
+        if not self.reachable:
+            raise ConnectionError("table unreachable")
+        self.requests += 1
+        self.members[entry.member] = entry
+        for member in remove:
+            self.members.pop(member, None)
+        if plan is not None:
+            self.plan = plan
+        return FleetView(dict(self.members), self.plan)
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    workers: int
+    quota: float
+    commands: int
+    shared: bool = True  # through the fleet item; else each worker on its own
+    fixed_rate: float | None = None
+    latency: float = 0.02
+    concurrency: int = 32
+    joins: tuple[tuple[float, int], ...] = ()  # (time, workers added)
+    leaves: tuple[tuple[float, int], ...] = ()  # (time, workers killed: no clean leave)
+    quota_changes: tuple[tuple[float, float], ...] = ()  # (time, new quota)
+    table_down: tuple[float, float] | None = None  # (from, to)
+    max_seconds: float = 3600.0
+
+
+@dataclass
+class Result:
+    spec: Spec
+    done_at: list[float] = field(default_factory=list)  # per applied command
+    calls_at: list[tuple[float, bool]] = field(default_factory=list)  # (time, throttled)
+    dynamo_requests: int = 0
+    ended_at: float = 0.0
+
+    def steady(self) -> tuple[float, float]:
+        """(applied calls/s, throttled share of calls) over the middle 80% of commands."""
+        done = sorted(self.done_at)
+        lo, hi = done[len(done) // 10], done[len(done) * 9 // 10 - 1]
+        rate = (len(done) * 8 // 10 - 1) / (hi - lo)
+        calls = [thr for at, thr in self.calls_at if lo <= at <= hi]
+        return rate, sum(calls) / max(1, len(calls))
+
+    def throttled(self) -> float:
+        return sum(t for _, t in self.calls_at) / max(1, len(self.calls_at))
+
+    def applied_between(self, start: float, end: float) -> float:
+        return sum(1 for at in self.done_at if start <= at < end) / (end - start)
+
+
+class _Worker:
+    def __init__(self, name: str, clock: SimClock, spec: Spec) -> None:
+        # As consumer.app builds it: a known fleet rate is a ceiling, not a law.
+        if spec.fixed_rate is not None:
+            self.limiter = QuotaLimiter(clock, ceiling=spec.fixed_rate)
+        else:
+            self.limiter = QuotaLimiter(clock, local=LocalLaw())
+        self.member: FleetMember | None = None
+        self.phase = 0.0  # heartbeats are spread over the second
+        if spec.shared:
+            self.member = FleetMember(
+                name, "sim", self.limiter, clock, fixed_rate=spec.fixed_rate, timing=FleetTiming()
+            )
+        self.alive = True
+        self.waiting = 0  # calls queued for the limiter
+        self.retries = 0  # throttled calls to try again
+        self.granting = False  # a grant is scheduled
+
+
+class _Run:
+    """The event loop: each event kind has its handler; a handler schedules what follows."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.clock = SimClock()
+        self.bucket = Bucket(spec.quota, spec.quota)
+        self.item = MemoryFleetItem()
+        self.result = Result(spec)
+        self.events: list[tuple[float, int, str, int]] = []
+        self.counter = itertools.count()
+        self.workers: list[_Worker] = []
+        self.left = spec.commands
+        self.quotas = dict(spec.quota_changes)
+        self.sent: dict[tuple[int, float], float] = {}  # (worker, reply time) -> sent at
+
+    def push(self, at: float, kind: str, index: int) -> None:
+        heapq.heappush(self.events, (at, next(self.counter), kind, index))
+
+    def start(self, count: int, at: float) -> None:
+        for _ in range(count):
+            index = len(self.workers)
+            self.workers.append(_Worker(f"w{index:03d}", self.clock, self.spec))
+            self.workers[-1].phase = 0.37 * (index % 7) / 7
+            self.push(at, "beat", index)  # the first before any call, as `consumer.app.run`
+            for _ in range(self.spec.concurrency):
+                self.push(at, "slot", index)
+
+    def busy(self) -> bool:
+        return self.left > 0 or any(w.retries for w in self.workers if w.alive)
+
+    def loop(self) -> Result:
+        spec = self.spec
+        self.start(spec.workers, 0.0)
+        for at, count in spec.joins:
+            self.push(at, "join", count)
+        for at, count in spec.leaves:
+            self.push(at, "leave", count)
+        for at, _ in spec.quota_changes:
+            self.push(at, "quota", 0)
+        while self.events and self.busy():
+            at, _, kind, index = heapq.heappop(self.events)
+            if at > spec.max_seconds:
+                break
+            self.clock.now = at
+            if kind in ("join", "leave", "quota"):
+                getattr(self, f"on_{kind}")(at, index)
+            elif self.workers[index].alive:
+                getattr(self, f"on_{kind}")(at, index, self.workers[index])
+        self.result.dynamo_requests = self.item.requests
+        self.result.ended_at = self.clock.now
+        return self.result
+
+    def on_join(self, at: float, count: int) -> None:
+        self.start(count, at)
+
+    def on_leave(self, at: float, count: int) -> None:
+        for worker in [w for w in self.workers if w.alive][:count]:
+            worker.alive = False  # killed: no clean leave, its entry just stops changing
+
+    def on_quota(self, at: float, _: int) -> None:
+        self.bucket.take(at)
+        self.bucket.quota = self.bucket.burst = self.quotas[at]
+
+    def on_beat(self, at: float, index: int, worker: _Worker) -> None:
+        if worker.member is None:
+            return
+        down = self.spec.table_down
+        self.item.reachable = down is None or not down[0] <= at < down[1]
+        _beat(worker.member, self.item)
+        self.push(at + worker.member.timing.heartbeat_seconds + worker.phase, "beat", index)
+        worker.phase = 0.0
+
+    def on_slot(self, at: float, index: int, worker: _Worker) -> None:
+        """A command (or a throttled one's retry) asks the limiter for a slot."""
+        if worker.retries > 0:
+            worker.retries -= 1
+        elif self.left > 0:
+            self.left -= 1
+        else:
+            return
+        worker.waiting += 1
+        if not worker.granting:
+            worker.granting = True
+            self.push(max(at, worker.limiter.due()), "grant", index)
+
+    def on_grant(self, at: float, index: int, worker: _Worker) -> None:
+        """`QuotaLimiter.acquire`: one caller at a time, re-reading the rate when it wakes."""
+        limiter = worker.limiter
+        due = limiter.due()
+        if due > at + 1e-9:  # the rate fell since: wait for the new slot
+            limiter.waited()
+            self.push(due, "grant", index)
+            return
+        limiter.grant()
+        worker.waiting -= 1
+        self.push(at, "send", index)
+        if worker.waiting > 0:
+            limiter.waited()
+            self.push(max(at, limiter.due()), "grant", index)
+        else:
+            worker.granting = False
+
+    def on_send(self, at: float, index: int, worker: _Worker) -> None:
+        ok = self.bucket.take(at)
+        self.result.calls_at.append((at, not ok))
+        reply = at + self.spec.latency
+        self.push(reply, "ok" if ok else "throttled", index)
+        self.sent[(index, reply)] = at
+
+    def on_ok(self, at: float, index: int, worker: _Worker) -> None:
+        self.sent.pop((index, at), None)
+        worker.limiter.on_success()
+        self.result.done_at.append(at)
+        self.push(at, "slot", index)
+
+    def on_throttled(self, at: float, index: int, worker: _Worker) -> None:
+        worker.limiter.on_throttle(self.sent.pop((index, at), None))
+        worker.retries += 1  # the executor tries it again after its next slot
+        self.push(at, "slot", index)
+
+
+def run(spec: Spec) -> Result:
+    return _Run(spec).loop()
+
+
+def _beat(member: FleetMember, item: MemoryFleetItem) -> None:
+    """What `FleetCoordinator.beat` does, synchronously (detaching at the first failure)."""
+    pending = member.pending_plan
+    try:
+        view = item.beat(member.entry(), pending, member.dead)
+    except ConnectionError:
+        member.limiter.detach()
+        return
+    if member.pending_plan is pending:
+        member.pending_plan = None
+    member.absorb(view)
+    if member.pending_plan is not None and member.urgent:  # a changed rate: written at once
+        item.beat(member.entry(), member.pending_plan, member.dead)
+        member.pending_plan, member.dead = None, []

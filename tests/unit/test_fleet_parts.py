@@ -1,0 +1,255 @@
+"""The fleet's pieces one at a time: shares, decisions, the brake, liveness, the item's shape,
+the coordinator's back-off, the operator view and the gate the composition root picks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from consumer import app
+from consumer.aws.fleet import FleetMember, FleetView, MemberEntry, PlanRecord
+from consumer.aws.fleet_coordinator import FleetCoordinator
+from consumer.aws.fleet_table import entry_attributes, parse_item, plan_attributes
+from consumer.aws.fleetrate import (
+    UNBOUNDED,
+    FleetLaw,
+    LocalLaw,
+    Plan,
+    Window,
+    fixed_plan,
+    max_min_shares,
+)
+from consumer.aws.quota import QuotaLimiter
+from consumer.aws.ratelimit import AdaptiveRateLimiter
+from consumer.settings import Settings
+from consumer.tools.fleet import render, summarize
+from tests.fakes import FakeClock
+
+
+def test_max_min_shares_meet_small_wants_and_split_the_rest_evenly() -> None:
+    shares = max_min_shares(30.0, {"a": 2.0, "b": UNBOUNDED, "c": UNBOUNDED, "d": 4.0})
+    assert shares == {"a": 2.0, "d": 4.0, "b": 12.0, "c": 12.0}
+    assert max_min_shares(9.0, {"a": UNBOUNDED, "b": UNBOUNDED, "c": UNBOUNDED}) == {
+        "a": 3.0,
+        "b": 3.0,
+        "c": 3.0,
+    }
+    # Wants below the rate are met (they already carry headroom); the rest stays unused.
+    assert max_min_shares(10.0, {"a": 1.0, "b": 2.0}) == {"a": 1.0, "b": 2.0}
+
+
+def test_a_heavily_throttled_window_measures_the_quota_as_the_accepted_rate() -> None:
+    law = FleetLaw()
+    cruising = Plan(rate=40.0, estimate=40.0, mode="cruise", window=7)
+    plan = law.decide(cruising, Window(5.0, accepted=25.0, throttled=15.0, limited=True))
+    assert plan.estimate == 25.0
+    assert plan.rate == pytest.approx(25.0 * (1 - law.config.margin))
+    assert (plan.mode, plan.window) == ("cruise", 8)
+
+
+def test_a_light_throttle_while_cruising_steps_the_estimate_down_a_little() -> None:
+    law = FleetLaw()
+    cruising = Plan(rate=24.5, estimate=25.0, mode="cruise", window=3, quiet_seconds=10.0)
+    plan = law.decide(cruising, Window(5.0, accepted=20.0, throttled=0.2, limited=True))
+    margin = law.config.margin
+    assert plan.estimate == pytest.approx(25.0 * (1 - 3 * margin))  # not all the way to 20
+
+
+def test_cruise_creeps_then_probes_on_a_schedule_and_the_probe_grows_while_unthrottled() -> None:
+    law = FleetLaw()
+    config = law.config
+    plan = Plan(rate=24.5, estimate=25.0, mode="cruise")
+    quiet = Window(config.window_seconds, accepted=24.5, throttled=0.0, limited=True)
+    modes = []
+    for _ in range(int(config.max_probe_every_seconds / config.window_seconds) + 6):
+        plan = law.decide(plan, quiet)
+        modes.append((plan.mode, round(plan.step, 2)))
+    assert modes[0] == ("cruise", 0.0)
+    probes = [step for mode, step in modes if mode == "probe"]
+    assert probes[: config.probe_flat_windows] == [config.probe_step] * config.probe_flat_windows
+    assert probes[config.probe_flat_windows] == 2 * config.probe_step
+    cruising = sum(1 for mode, _ in modes if mode == "cruise")
+    assert plan.estimate == pytest.approx(25.0 * (1 + config.creep) ** cruising)  # crept only
+
+
+def test_a_fleet_short_of_work_does_not_raise_its_rate() -> None:
+    law = FleetLaw()
+    plan = Plan(rate=10.0, estimate=25.0, mode="cruise", quiet_seconds=100.0)
+    idle = Window(5.0, accepted=3.0, throttled=0.0, limited=False)
+    assert law.decide(plan, idle).rate == 10.0
+    assert law.decide(Plan(rate=4.0), idle).rate == 4.0  # slow start waits for demand too
+
+
+def test_a_configured_rate_never_moves() -> None:
+    plan = fixed_plan(20.0)
+    busy = Window(5.0, accepted=10.0, throttled=10.0, limited=True)
+    assert FleetLaw().decide(plan, busy).rate == 20.0
+
+
+def test_the_local_law_cuts_once_per_overshoot_and_grows_faster_the_longer_it_is_quiet() -> None:
+    law = LocalLaw(rate=10.0)
+    assert law.on_throttle(now=100.0, sent_at=99.9)
+    assert law.rate == pytest.approx(8.5)
+    assert not law.on_throttle(now=100.05, sent_at=99.95)  # sent before the cut
+    steps = []
+    for second in range(600):
+        before = law.rate
+        law.on_success(now=101.0 + second / 10, limited=True)
+        steps.append(law.rate / before - 1)
+    assert steps[-1] > 4 * steps[1]  # the boost after a long quiet spell
+    assert steps[-1] <= law.config.gain * law.config.max_boost + 1e-12
+
+
+def test_a_new_rate_applies_to_callers_already_waiting() -> None:
+    clock = FakeClock()
+    limiter = QuotaLimiter(clock, local=LocalLaw(rate=1.0))
+    limiter.grant()
+    assert limiter.due() == pytest.approx(clock.now + 1.0)
+    limiter.assign(100.0, plan_window=1)  # a share arrives: the next slot is 10 ms away
+    assert limiter.due() == pytest.approx(clock.now + 0.01)
+
+
+def test_a_throttle_brakes_a_fleet_share_until_the_fleet_cuts_or_three_decisions_pass() -> None:
+    clock = FakeClock()
+    limiter = QuotaLimiter(clock, local=LocalLaw())
+    limiter.assign(10.0, plan_window=4, brake=0.5)
+    limiter.on_throttle(clock.now)
+    assert limiter.rate == 5.0  # at once, before the fleet has heard of it
+    limiter.assign(12.0, plan_window=5, brake=0.5)  # slow start still growing: no news yet
+    assert limiter.rate == 6.0
+    limiter.assign(8.0, plan_window=6, brake=0.5)  # the fleet's cut arrived
+    assert limiter.rate == 8.0
+    limiter.on_throttle(clock.now)
+    for window in (7, 8):
+        limiter.assign(8.0, plan_window=window, brake=0.5)
+        assert limiter.rate == 4.0
+    limiter.assign(8.0, plan_window=9, brake=0.5)
+    assert limiter.rate == 8.0
+    limiter.assign(8.0, plan_window=10, brake=1.0)  # a configured rate never brakes
+    limiter.on_throttle(clock.now)
+    assert limiter.rate == 8.0
+
+
+def _entry(member: str, at: float, **changes: Any) -> MemberEntry:
+    values: dict[str, Any] = {
+        "member": member,
+        "host": "h",
+        "started": at - 100,
+        "at": at,
+        "seq": 1,
+        "successes": 10,
+        "throttles": 1,
+        "want": UNBOUNDED,
+        "share": 5.0,
+        **changes,
+    }
+    return MemberEntry(**values)
+
+
+def test_a_worker_whose_entry_stops_changing_is_dead_and_the_leader_removes_it() -> None:
+    clock = FakeClock()
+    member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    ghost = _entry("z", clock.time() - 60.0)  # a heartbeat a minute old at first sight
+    other = _entry("b", clock.time())
+    member.absorb(FleetView({"z": ghost, "b": other}))
+    assert "b" in member.live
+    assert "z" not in member.live
+    assert member.dead == ["z"]
+    clock.now += member.timing.expiry_seconds + 1  # b's entry never changes again
+    member.absorb(FleetView({"b": other}))
+    assert "b" not in member.live
+    assert member.dead == ["b"]
+
+
+def test_the_fleet_item_round_trips_through_its_dynamodb_shape() -> None:
+    entry = _entry("abc", 1_700_000_000.5, want=math.inf, share=None)
+    record = PlanRecord(Plan(rate=24.5, estimate=25.0, mode="cruise", window=9), 1.7e9, "abc")
+    item = {"id": {"S": "fleet"}, "m_abc": {"M": entry_attributes(entry)}, "m_bad": {"M": {}}}
+    item["plan"] = {"M": plan_attributes(record)}
+    view = parse_item(item)
+    assert view.members == {"abc": entry}  # the malformed entry is left out
+    assert view.plan == record
+
+
+class FlakyTable:
+    def __init__(self) -> None:
+        self.up = False
+        self.beats = 0
+        self.left: list[str] = []
+
+    async def beat(self, entry: MemberEntry, plan: PlanRecord | None, remove: Any) -> FleetView:
+        self.beats += 1
+        if not self.up:
+            raise ConnectionError("no route to the table")
+        return FleetView({entry.member: entry}, plan)
+
+    async def leave(self, member: str) -> None:
+        self.left.append(member)
+
+    async def read(self) -> FleetView:
+        return FleetView()
+
+
+async def test_an_unreachable_table_backs_off_detaches_then_rejoins_and_leaving_removes_us() -> (
+    None
+):
+    clock = FakeClock()
+    limiter = QuotaLimiter(clock, local=LocalLaw())
+    limiter.assign(12.0, plan_window=3)
+    table = FlakyTable()
+    coordinator = FleetCoordinator(table, FleetMember("me", "h", limiter, clock), clock)
+    seen: list[tuple[int, float | None, float | None]] = []
+    coordinator.listen(lambda *figures: seen.append(figures))
+    pauses = []
+    for _ in range(6):
+        assert not await coordinator.beat()
+        pauses.append(coordinator.pause())
+    assert limiter.mode == "local"
+    assert limiter.rate == pytest.approx(12.0)
+    assert pauses == sorted(pauses)
+    assert pauses[-1] <= 10.0
+    table.up = True
+    assert await coordinator.beat()
+    assert limiter.mode == "fleet"
+    assert coordinator.pause() == 1.0
+    assert seen
+    assert seen[-1][0] == 1
+    await coordinator.leave()
+    assert table.left == ["me"]
+
+
+def test_the_composition_root_picks_the_gate_the_settings_ask_for() -> None:
+    queue = "http://localhost/000000000000/commands"
+    clock = FakeClock()
+    learned = app.build_rate_limiter(Settings(queue_url=queue), clock)
+    assert isinstance(learned, QuotaLimiter)
+    assert learned.mode == "local"
+    known = app.build_rate_limiter(Settings(queue_url=queue, fleet_rate_limit=40.0), clock)
+    assert isinstance(known, QuotaLimiter)
+    assert known.rate == 40.0  # alone until the fleet item says how many share it
+    aimd = app.build_rate_limiter(Settings(queue_url=queue, rate_control="aimd"), clock)
+    assert isinstance(aimd, AdaptiveRateLimiter)
+
+
+def test_the_operator_view_shows_live_and_stale_workers_and_the_plan() -> None:
+    now = 1_700_000_000.0
+    view = FleetView(
+        {
+            "a1": _entry("a1", now - 1.0, share=12.25, recent_successes=700),
+            "b2": _entry("b2", now - 40.0, want=3.0, recent_throttles=4),
+        },
+        PlanRecord(Plan(rate=24.5, estimate=25.0, mode="cruise"), now - 2.0, "a1"),
+    )
+    summary = summarize(view, now)
+    assert summary["workers"] == 1
+    assert summary["stale_workers"] == 1
+    assert summary["quota_estimate_per_s"] == 25.0
+    assert summary["quota"] == "learned"
+    assert summary["fleet_rate_per_s"] == round(700 / 60, 2)
+    text = render(summary)
+    assert "1 live worker(s), 1 stale" in text
+    assert "stale (40s)" in text
+    assert "a1" in text
+    assert "rate-bound" in text

@@ -1,0 +1,90 @@
+"""The fleet's rate decisions against a simulated token bucket, on a simulated clock.
+
+Each run is the real `QuotaLimiter`, `LocalLaw`, `FleetLaw` and `FleetMember` of every worker
+(see tests/support/fleet_sim.py); figures are taken over the steady part of a run, the middle
+80% of its commands, as the benchmark does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.fleet_sim import Spec, run
+
+SECONDS = 300.0  # of work per run at the quota
+
+
+def _spec(workers: int, quota: float, **changes: Any) -> Spec:
+    return Spec(workers=workers, quota=quota, commands=int(quota * SECONDS), **changes)
+
+
+@pytest.mark.parametrize("quota", [10.0, 25.0, 50.0])
+@pytest.mark.parametrize("workers", [1, 3, 5, 10])
+def test_with_the_shared_table_the_fleet_holds_the_quota(workers: int, quota: float) -> None:
+    result = run(_spec(workers, quota))
+    rate, throttled = result.steady()
+    assert rate >= 0.97 * quota
+    assert throttled <= 0.01
+    # About one request per worker per second: a heartbeat, and the leader's changes of rate.
+    assert result.dynamo_requests / result.ended_at / workers <= 1.15
+
+
+@pytest.mark.parametrize("quota", [10.0, 25.0, 50.0])
+@pytest.mark.parametrize("workers", [1, 3, 5])
+def test_without_a_table_each_worker_steers_to_the_same_small_throttle_share(
+    workers: int, quota: float
+) -> None:
+    rate, throttled = run(_spec(workers, quota, shared=False)).steady()
+    assert rate >= 0.90 * quota
+    assert throttled <= 0.03
+
+
+@pytest.mark.parametrize("workers", [1, 3, 5, 10])
+def test_a_known_fleet_rate_is_run_within_one_percent_with_no_throttle(workers: int) -> None:
+    result = run(_spec(workers, 25.0, fixed_rate=20.0))
+    rate, _ = result.steady()
+    assert abs(rate - 20.0) <= 0.2
+    assert result.throttled() == 0.0
+
+
+def test_a_known_fleet_rate_is_shared_by_the_live_workers_as_they_come_and_go() -> None:
+    spec = _spec(3, 25.0, fixed_rate=20.0, joins=((60.0, 2),), leaves=((120.0, 3),))
+    result = run(spec)
+    assert result.throttled() == 0.0
+    for start in (30.0, 90.0, 150.0):  # 3 workers, then 5, then the 2 that are left
+        assert abs(result.applied_between(start, start + 20.0) - 20.0) <= 0.2
+    assert result.applied_between(128.0, 148.0) >= 0.99 * 20.0  # the dead ones' share is back
+
+
+def test_the_fleet_absorbs_workers_joining_and_dying_within_fifteen_seconds() -> None:
+    quota = 25.0
+    result = run(_spec(3, quota, joins=((100.0, 2),), leaves=((200.0, 2),)))
+    for event in (100.0, 200.0):
+        assert result.applied_between(event + 15.0, event + 45.0) >= 0.97 * quota
+    rate, throttled = result.steady()
+    assert rate >= 0.97 * quota
+    assert throttled <= 0.01
+
+
+def test_adding_workers_never_lowers_the_fleet_total() -> None:
+    one = run(_spec(1, 25.0)).steady()[0]
+    for workers in (3, 5, 10):
+        assert run(_spec(workers, 25.0)).steady()[0] >= 0.98 * one
+
+
+def test_a_changed_quota_is_followed_within_a_minute_without_a_throttle_storm() -> None:
+    result = run(_spec(3, 25.0, quota_changes=((100.0, 40.0), (200.0, 15.0))))
+    assert result.applied_between(160.0, 200.0) >= 0.9 * 40.0
+    assert 0.9 * 15.0 <= result.applied_between(230.0, 270.0) <= 15.0 * 1.02
+    calls = [throttled for at, throttled in result.calls_at if 100.0 <= at < 200.0]
+    assert sum(calls) / len(calls) <= 0.02
+
+
+def test_an_unreachable_table_keeps_workers_on_their_last_share_then_they_rejoin() -> None:
+    quota = 25.0
+    result = run(_spec(3, quota, table_down=(100.0, 160.0)))
+    assert result.applied_between(100.0, 160.0) >= 0.9 * quota  # never stops
+    assert result.applied_between(175.0, 215.0) >= 0.97 * quota  # coordinated again
+    assert result.throttled() <= 0.02
