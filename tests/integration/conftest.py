@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import pytest
+
+from consumer.local.stack import LocalStack
+from tests.support.proxy import OutageProxy
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -60,16 +65,42 @@ class FederatedUser:
     token: str
 
 
+async def make_pool(
+    cognito: CognitoIdentityClient,
+    *,
+    name: str = "pool",
+    provider: str = "login",
+    supported: dict[str, str] | None = None,
+) -> Pool:
+    """An identity pool with random names; Google and Facebook logins unless ``supported``."""
+    developer_provider = f"{provider}.{uuid.uuid4().hex[:8]}.example"
+    logins = supported or {"accounts.google.com": "client-id", "graph.facebook.com": "app"}
+    created = await cognito.create_identity_pool(
+        IdentityPoolName=f"{name}{uuid.uuid4().hex[:8]}",
+        AllowUnauthenticatedIdentities=False,
+        DeveloperProviderName=developer_provider,
+        SupportedLoginProviders=logins,
+    )
+    return Pool(created["IdentityPoolId"], developer_provider)
+
+
 @pytest.fixture
 async def pool(cognito: CognitoIdentityClient) -> Pool:
-    provider = f"login.{uuid.uuid4().hex[:8]}.example"
-    created = await cognito.create_identity_pool(
-        IdentityPoolName=f"pool{uuid.uuid4().hex[:8]}",
-        AllowUnauthenticatedIdentities=False,
-        DeveloperProviderName=provider,
-        SupportedLoginProviders={"accounts.google.com": "client-id", "graph.facebook.com": "app"},
-    )
-    return Pool(created["IdentityPoolId"], provider)
+    return await make_pool(cognito)
+
+
+async def linked(cognito: CognitoIdentityClient, identity_id: str) -> list[str]:
+    """The login providers an identity is linked to now."""
+    return list((await cognito.describe_identity(IdentityId=identity_id)).get("Logins", []))
+
+
+@pytest.fixture
+def proxy(stack: LocalStack) -> Iterator[OutageProxy]:
+    """A proxy in front of the stack that the test can take down and bring back."""
+    target = urlparse(stack.endpoint_url)
+    running = OutageProxy(target.hostname or "127.0.0.1", target.port or 80).start()
+    yield running
+    running.stop()
 
 
 async def developer_user(cognito: CognitoIdentityClient, pool: Pool) -> DeveloperUser:

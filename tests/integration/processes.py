@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,15 @@ def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen
             stdout=sink,
             stderr=sink,
         )
+
+
+def stop_all(workers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every worker still running, then up to 30 s each to exit before a kill."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()

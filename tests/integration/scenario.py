@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from consumer.local.seed import seed_in_process
 from consumer.local.stack import LocalStack
+from tests.integration.conftest import drain
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -99,17 +100,7 @@ async def feed(sqs: SQSClient, url: str, bodies: list[str], max_depth: int = 200
 
 async def dlq_bodies(sqs: SQSClient, url: str) -> list[str]:
     """Every DLQ body, consumed."""
-    bodies: list[str] = []
-    while True:
-        got = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        messages = got.get("Messages", [])
-        if not messages:
-            return bodies
-        bodies += [m["Body"] for m in messages]
-        entries: Any = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-        ]
-        await sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+    return [message["body"] for message in await drain(sqs, url)]
 
 
 def applied_of(stack: LocalStack, mix: Mix) -> int:

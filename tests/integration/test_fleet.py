@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,7 @@ import pytest
 from consumer.local.stack import LocalStack
 from tests.conftest import make_table
 from tests.integration.conftest import Queues, make_queues
-from tests.integration.processes import start_worker, worker_env
+from tests.integration.processes import start_worker, stop_all, worker_env
 from tests.integration.scenario import (
     audit,
     build_mix,
@@ -29,17 +28,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 pytestmark = pytest.mark.slow
-
-
-def stop_all(workers: list[subprocess.Popen[bytes]]) -> None:
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
 
 
 async def test_three_workers_apply_every_command_exactly_once(

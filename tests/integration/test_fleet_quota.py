@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,12 +19,11 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from consumer.aws.cognito import CognitoExecutor
-from consumer.core.commands import UnlinkDeveloperIdentity
-from consumer.local.seed import seed_in_process
 from consumer.local.stack import LocalStack
 from tests.conftest import make_table
 from tests.integration.conftest import Queues, make_queues
-from tests.integration.processes import start_worker, worker_env
+from tests.integration.limiters import RecordingLimiter, two_developer_commands
+from tests.integration.processes import start_worker, stop_all, worker_env
 from tests.integration.scenario import audit, build_mix, dlq_bodies, feed, wait_until_settled
 
 if TYPE_CHECKING:
@@ -34,40 +31,12 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 
-@dataclass
-class SlowRetryLimiter:
-    """First attempts go at once; botocore's retry of a throttle waits ``wait_s`` for its slot."""
-
-    wait_s: float
-    acquires: int = 0
-    throttles: int = 0
-    successes: int = 0
-    rate: float | None = field(default=None)
-
-    async def acquire(self) -> None:
-        self.acquires += 1
-        if self.acquires > 2:
-            await asyncio.sleep(self.wait_s)
-
-    def on_success(self) -> None:
-        self.successes += 1
-
-    def on_throttle(self, sent_at: float | None = None) -> None:
-        self.throttles += 1
-
-
 async def test_a_retry_waiting_longer_than_the_call_timeout_for_its_slot_is_no_failure(
     clean_faults: LocalStack, aws_env: dict[str, str]
 ) -> None:
     stack = clean_faults
-    first, second = seed_in_process(stack, developer=2).developer
-    commands = [
-        UnlinkDeveloperIdentity.model_validate(
-            {"action": "UnlinkDeveloperIdentity", **d.unlink_request()}
-        )
-        for d in (first, second)
-    ]
-    limiter = SlowRetryLimiter(wait_s=2.6)
+    _, commands = two_developer_commands(stack)
+    limiter = RecordingLimiter(wait_s=2.6)
     # A token per 2.5 s (a quota of its own: the stack keeps a bucket per quota setting).
     stack.faults.quota_rps, stack.faults.quota_burst = 0.4, 1.0
     config = AioConfig(retries={"mode": "standard", "total_max_attempts": 2})
@@ -81,17 +50,6 @@ async def test_a_retry_waiting_longer_than_the_call_timeout_for_its_slot_is_no_f
         await executor.execute(commands[1])
     assert limiter.throttles == 1
     assert limiter.successes == 2
-
-
-def stop(workers: list[subprocess.Popen[bytes]]) -> None:
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
 
 
 def fleet_view(env: dict[str, str]) -> dict[str, object]:
@@ -129,7 +87,7 @@ async def test_three_workers_share_one_quota_through_the_table(
         during = await asyncio.to_thread(fleet_view, env)
         seconds = await wait_until_settled(sqs, queues.url, stack, mix, 120)
     finally:
-        stop(workers)
+        stop_all(workers)
     calls = stack.ledger.calls() - before
     unlinks = sum(n for (op, _), n in calls.items() if op == "UnlinkDeveloperIdentity")
     unlinks += sum(n for (op, _), n in calls.items() if op == "UnlinkIdentity")

@@ -11,17 +11,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 import pytest
 from structlog.testing import capture_logs
 
-from consumer.app import build_worker
-from consumer.aws.clients import open_clients
 from consumer.local.stack import LocalStack
 from tests.integration.conftest import Queues, send_all
+from tests.integration.running import eventually, started
 from tests.integration.scenario import applied_of, audit, build_mix, dlq_bodies
 from tests.integration.worker_runner import settings_for
 from tests.support.proxy import OutageProxy
@@ -31,14 +28,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 OUTAGE_SECONDS = float(os.environ.get("UNLINK_TEST_LONG_OUTAGE_SECONDS", "25"))
-
-
-@pytest.fixture
-def proxy(stack: LocalStack) -> Iterator[OutageProxy]:
-    target = urlparse(stack.endpoint_url)
-    running = OutageProxy(target.hostname or "127.0.0.1", target.port or 80).start()
-    yield running
-    running.stop()
 
 
 async def test_an_outage_longer_than_the_failure_budget_dead_letters_nothing(
@@ -64,16 +53,14 @@ async def test_an_outage_longer_than_the_failure_budget_dead_letters_nothing(
         breaker_probe_max_seconds=4,
     )
     with capture_logs() as logs:
-        async with open_clients(settings) as clients:
-            worker, _ = await build_worker(settings, clients)
+        async with started(settings) as (worker, running):
             assert worker.gate is not None
-            running = asyncio.create_task(worker.run())
             await send_all(sqs, queues.url, bodies[:20])
-            await _until(lambda: applied_of(stack, mix) >= 20, 30)
+            await eventually(lambda: applied_of(stack, mix) >= 20, 30)
 
             proxy.down()
             await send_all(sqs, queues.url, bodies[20:])  # producers are not affected
-            await _until(lambda: worker.gate is not None and worker.gate.paused, 15)
+            await eventually(lambda: worker.gate is not None and worker.gate.paused, 15)
             paused_at = time.monotonic()
             receives, cpu = worker.stats.receive_calls, time.process_time()
             await asyncio.sleep(OUTAGE_SECONDS)
@@ -85,7 +72,7 @@ async def test_an_outage_longer_than_the_failure_budget_dead_letters_nothing(
             proxy.up()
 
             back = time.monotonic()
-            await _until(lambda: applied_of(stack, mix) >= 60, 60)
+            await eventually(lambda: applied_of(stack, mix) >= 60, 60)
             recovery = time.monotonic() - back
             worker.stop()
             await asyncio.wait_for(running, 30)
@@ -110,12 +97,3 @@ async def test_an_outage_longer_than_the_failure_budget_dead_letters_nothing(
     assert cpu < 0.2 * paused_for
     # The probe waits at most 4 s and parked copies at most 4 s more.
     assert recovery < 15
-
-
-async def _until(done: object, limit_seconds: float) -> None:
-    assert callable(done)
-    deadline = time.monotonic() + limit_seconds
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.2)

@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 import pytest
 from structlog.testing import capture_logs
 
-from consumer.app import build_worker
-from consumer.aws.clients import open_clients
 from consumer.local.stack import LocalStack
 from tests.conftest import make_table
-from tests.integration.conftest import Queues
+from tests.integration.conftest import Queues, send_all
+from tests.integration.running import eventually, started
 from tests.integration.scenario import applied_of, audit, build_mix, dlq_bodies
 from tests.integration.worker_runner import settings_for
 from tests.support.proxy import OutageProxy
@@ -27,14 +24,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 OUTAGE_SECONDS = float(os.environ.get("UNLINK_TEST_OUTAGE_SECONDS", "30"))
-
-
-@pytest.fixture
-def proxy(stack: LocalStack) -> Iterator[OutageProxy]:
-    target = urlparse(stack.endpoint_url)
-    running = OutageProxy(target.hostname or "127.0.0.1", target.port or 80).start()
-    yield running
-    running.stop()
 
 
 @pytest.mark.parametrize("down", ["all", "cognito"])
@@ -54,7 +43,7 @@ async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
         monkeypatch.setenv(f"AWS_ENDPOINT_URL_{name}", proxy.url)
     mix = build_mix(stack, 60, duplicate_share=0.0, bad_share=0.0, seed=5)
     bodies = list(mix.valid)
-    await _send(sqs, queues.url, bodies[:30])
+    await send_all(sqs, queues.url, bodies[:30])
     settings = settings_for(
         queues.url,
         wait_time_seconds=2,
@@ -64,10 +53,8 @@ async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
         call_timeout_seconds=3,
     )
     with capture_logs() as logs:
-        async with open_clients(settings) as clients:
-            worker, _ = await build_worker(settings, clients)
-            running = asyncio.create_task(worker.run())
-            await _until(lambda: applied_of(stack, mix) >= 30, 30)
+        async with started(settings) as (worker, running):
+            await eventually(lambda: applied_of(stack, mix) >= 30, 30)
 
             proxy.down()
             calls_before, cpu_before, wall_before = (
@@ -75,7 +62,7 @@ async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
                 time.process_time(),
                 time.monotonic(),
             )
-            await _send(sqs, queues.url, bodies[30:])  # producers are not affected
+            await send_all(sqs, queues.url, bodies[30:])  # producers are not affected
             await asyncio.sleep(OUTAGE_SECONDS)
             cpu = time.process_time() - cpu_before
             wall = time.monotonic() - wall_before
@@ -83,7 +70,7 @@ async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
             assert not running.done()  # still running
             proxy.up()
 
-            await _until(lambda: applied_of(stack, mix) >= 60, 120)
+            await eventually(lambda: applied_of(stack, mix) >= 60, 120)
             worker.stop()
             await asyncio.wait_for(running, 30)
 
@@ -103,20 +90,3 @@ async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
         assert 1 <= len(outage_lines) <= 2  # once per interval, not once per attempt
         assert receives <= 10  # exponential backoff, no hot loop
         assert any(e["event"] == "receive_recovered" for e in logs)
-
-
-async def _send(sqs: SQSClient, url: str, bodies: list[str]) -> None:
-    for start in range(0, len(bodies), 10):
-        entries = [
-            {"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])
-        ]
-        await sqs.send_message_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
-
-
-async def _until(done: object, limit_seconds: float) -> None:
-    assert callable(done)
-    deadline = time.monotonic() + limit_seconds
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.2)

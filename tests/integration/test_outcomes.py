@@ -17,6 +17,7 @@ from tests.integration.conftest import (
     drain,
     federated_command,
     federated_user,
+    linked,
     send_all,
 )
 from tests.integration.worker_runner import run_until_idle, settings_for
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 UNKNOWN_IDENTITY = "us-east-1:00000000-0000-0000-0000-000000000000"
-
-
-async def linked_logins(cognito: CognitoIdentityClient, identity_id: str) -> list[str]:
-    return list((await cognito.describe_identity(IdentityId=identity_id)).get("Logins", []))
 
 
 async def test_every_outcome_class_ends_where_it_should(
@@ -59,9 +56,9 @@ async def test_every_outcome_class_ends_where_it_should(
     assert stats.outcomes["applied"] == 2
     assert stats.outcomes["duplicate"] == 1
     assert stats.outcomes["dead_lettered"] == 6
-    assert pool.provider not in await linked_logins(cognito, dev.identity_id)
-    assert fed.provider not in await linked_logins(cognito, fed.identity_id)
-    assert pool.provider in await linked_logins(cognito, other.identity_id)  # untouched
+    assert pool.provider not in await linked(cognito, dev.identity_id)
+    assert fed.provider not in await linked(cognito, fed.identity_id)
+    assert pool.provider in await linked(cognito, other.identity_id)  # untouched
 
     dead = await drain(sqs, queues.dlq_url)
     reasons = sorted(d["attributes"]["unlink-reason"] for d in dead)
@@ -121,7 +118,7 @@ async def test_transient_failures_retry_with_backoff_then_exhaust(
     assert dead["attributes"]["unlink-reason"] == "retries_exhausted"
     assert "InternalErrorException" in dead["attributes"]["unlink-detail"]
     assert dead["attributes"]["unlink-attempts"] == "3"
-    assert pool.provider in await linked_logins(cognito, user.identity_id)
+    assert pool.provider in await linked(cognito, user.identity_id)
 
 
 async def test_a_retry_that_later_succeeds_is_applied_once(
@@ -164,7 +161,7 @@ async def test_batches_of_commands_are_all_applied(
     assert stats.outcomes["applied"] == count
     assert stats.receive_calls < count  # received in batches, not one by one
     for user in users:
-        assert pool.provider not in await linked_logins(cognito, user.identity_id)
+        assert pool.provider not in await linked(cognito, user.identity_id)
 
 
 @pytest.mark.parametrize(

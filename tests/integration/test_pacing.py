@@ -7,56 +7,23 @@ as long as second attempts get through.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from dataclasses import dataclass, field
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from consumer.aws.cognito import CognitoExecutor
-from consumer.core.commands import UnlinkDeveloperIdentity
-from consumer.local.seed import seed_in_process
 from consumer.local.stack import LocalStack
+from tests.integration.limiters import RecordingLimiter, two_developer_commands
 
 ONE_RETRY = AioConfig(retries={"mode": "standard", "total_max_attempts": 2})
-
-
-@dataclass
-class RecordingLimiter:
-    """Lets first attempts go at once; a retry waits `wait_s` (the stack's bucket refills)."""
-
-    wait_s: float
-    acquires: int = 0
-    throttles: int = 0
-    sent_at: list[float | None] = field(default_factory=list)
-    successes: int = 0
-    rate: float | None = field(default=None)
-
-    async def acquire(self) -> None:
-        self.acquires += 1
-        if self.acquires > 2:
-            await asyncio.sleep(self.wait_s)
-
-    def on_success(self) -> None:
-        self.successes += 1
-
-    def on_throttle(self, sent_at: float | None = None) -> None:
-        self.throttles += 1
-        self.sent_at.append(sent_at)
 
 
 async def test_a_retried_throttle_waits_for_a_slot_and_is_reported(
     clean_faults: LocalStack, aws_env: dict[str, str]
 ) -> None:
     stack = clean_faults
-    first, second = seed_in_process(stack, developer=2).developer
-    commands = [
-        UnlinkDeveloperIdentity.model_validate(
-            {"action": "UnlinkDeveloperIdentity", **d.unlink_request()}
-        )
-        for d in (first, second)
-    ]
+    (first, second), commands = two_developer_commands(stack)
     limiter = RecordingLimiter(wait_s=2.1)
     stack.faults.quota_rps, stack.faults.quota_burst = 0.5, 1.0  # a token per 2 s
     calls_before = stack.ledger.calls()

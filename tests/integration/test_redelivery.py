@@ -5,9 +5,7 @@ fleet shares it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import pytest
 
@@ -22,6 +20,7 @@ from tests.integration.conftest import (
     drain,
     federated_command,
     federated_user,
+    linked,
 )
 from tests.integration.running import background, until
 from tests.integration.worker_runner import run_until_idle, settings_for
@@ -35,10 +34,6 @@ if TYPE_CHECKING:
 
 def attrs(values: dict[str, str]) -> Any:
     return {k: {"DataType": "String", "StringValue": v} for k, v in values.items()}
-
-
-async def linked(cognito: CognitoIdentityClient, identity_id: str) -> list[str]:
-    return list((await cognito.describe_identity(IdentityId=identity_id)).get("Logins", []))
 
 
 async def test_a_resend_with_fresh_tokens_after_a_dead_letter_is_applied(
@@ -104,13 +99,10 @@ async def test_a_dead_letter_moved_back_with_all_its_attributes_is_applied_once_
 
 
 @pytest.fixture
-def dynamodb_proxy(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[OutageProxy]:
+def dynamodb_proxy(proxy: OutageProxy, monkeypatch: pytest.MonkeyPatch) -> OutageProxy:
     """The worker reaches DynamoDB through a proxy the test can take down; the rest directly."""
-    target = urlparse(stack.endpoint_url)
-    running = OutageProxy(target.hostname or "127.0.0.1", target.port or 80).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", running.url)
-    yield running
-    running.stop()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+    return proxy
 
 
 async def test_a_redriven_copy_deferred_by_a_store_outage_still_runs(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,6 +25,8 @@ from tests.integration.conftest import (
     drain,
     federated_command,
     federated_user,
+    linked,
+    make_pool,
     send_all,
 )
 from tests.integration.running import background, until
@@ -38,26 +39,16 @@ if TYPE_CHECKING:
 MISSING_POOL = "us-east-1:00000000-0000-4000-8000-00000000abcd"
 
 
-async def other_pool(cognito: CognitoIdentityClient) -> Pool:
-    provider = f"login.other{uuid.uuid4().hex[:8]}.example"
-    created = await cognito.create_identity_pool(
-        IdentityPoolName=f"other{uuid.uuid4().hex[:8]}",
-        AllowUnauthenticatedIdentities=False,
-        DeveloperProviderName=provider,
-        SupportedLoginProviders={"accounts.google.com": "client-id"},
-    )
-    return Pool(created["IdentityPoolId"], provider)
-
-
-async def linked(cognito: CognitoIdentityClient, identity_id: str) -> list[str]:
-    return list((await cognito.describe_identity(IdentityId=identity_id)).get("Logins", []))
-
-
 async def wrong_commands(
     cognito: CognitoIdentityClient, pool: Pool
 ) -> tuple[list[dict[str, Any]], list[DeveloperUser], FederatedUser, Pool]:
     """Five unlinks that can never apply, each answered ResourceNotFound by Cognito."""
-    other = await other_pool(cognito)
+    other = await make_pool(
+        cognito,
+        name="other",
+        provider="login.other",
+        supported={"accounts.google.com": "client-id"},
+    )
     users = [await developer_user(cognito, pool) for _ in range(3)]
     stranger = await developer_user(cognito, other)
     fed = await federated_user(cognito, pool)

@@ -1,8 +1,14 @@
-"""One local stack per test module, clients without retries, and a fresh pool per test."""
+"""One local stack per test module, clients without retries, a fresh pool per test, and the stack
+as a child process for the command-line tests."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
@@ -65,3 +71,34 @@ async def raw_cognito(stack: LocalStack) -> AsyncIterator[CognitoIdentityClient]
 @pytest.fixture
 async def pool(cognito: CognitoIdentityClient) -> SeededPool:
     return await create_pool(cognito)
+
+
+def read_exports(process: subprocess.Popen[str]) -> dict[str, str]:
+    """The `export NAME=value` lines the stack prints before its admin line."""
+    assert process.stdout is not None
+    exports: dict[str, str] = {}
+    for line in process.stdout:
+        if line.startswith("# admin"):
+            break
+        match = re.fullmatch(r"export (\w+)=(\S+)\n", line)
+        assert match, line
+        exports[match[1]] = match[2]
+    return exports
+
+
+@contextlib.contextmanager
+def local_process(
+    *args: str, cwd: Path | None = None
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    """`python ARGS` serving the stack as a child process, and what it exports; killed on exit."""
+    with subprocess.Popen(
+        [sys.executable, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        try:
+            yield process, read_exports(process)
+        finally:
+            process.kill()

@@ -2,54 +2,31 @@
 
 from __future__ import annotations
 
-import re
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from consumer.local.admin_client import AdminClient
 from consumer.local.cli import serve
 from consumer.local.stack import LocalStack
-
-
-def read_exports(process: subprocess.Popen[str]) -> dict[str, str]:
-    assert process.stdout is not None
-    exports: dict[str, str] = {}
-    for line in process.stdout:
-        if line.startswith("# admin"):
-            break
-        match = re.fullmatch(r"export (\w+)=(\S+)\n", line)
-        assert match, line
-        exports[match[1]] = match[2]
-    return exports
+from tests.local.conftest import local_process
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_runs_in_the_foreground_until_a_signal(stop_signal: signal.Signals) -> None:
     flags = ["--port", "0", "--latency-ms", "5", "--quota", "40", "--internal-error-rate", "0.1"]
-    with subprocess.Popen(
-        [sys.executable, "-m", "consumer.local", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as process:
-        try:
-            exports = read_exports(process)
-            url = exports["AWS_ENDPOINT_URL_COGNITO_IDENTITY"]
-            assert url.startswith("http://127.0.0.1:")
-            assert exports["AWS_ENDPOINT_URL_SQS"] == url
-            faults = AdminClient(url).faults()
-            assert (faults.latency_s, faults.quota_rps, faults.internal_error_rate) == (
-                0.005,
-                40,
-                0.1,
-            )
-            process.send_signal(stop_signal)
-            assert process.wait(timeout=10) == 0
-        finally:
-            process.kill()
+    with local_process("-m", "consumer.local", *flags) as (process, exports):
+        url = exports["AWS_ENDPOINT_URL_COGNITO_IDENTITY"]
+        assert url.startswith("http://127.0.0.1:")
+        assert exports["AWS_ENDPOINT_URL_SQS"] == url
+        faults = AdminClient(url).faults()
+        assert (faults.latency_s, faults.quota_rps, faults.internal_error_rate) == (
+            0.005,
+            40,
+            0.1,
+        )
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=10) == 0
 
 
 def test_bad_flags_exit_2() -> None:

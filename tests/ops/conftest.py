@@ -7,18 +7,22 @@ stack the same way.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import pty
 import socket
+import subprocess
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.integration.conftest import Pool, Queues, make_queues
+from consumer import app
+from consumer.core.worker import Worker
+from consumer.observe import metrics
+from tests.integration.conftest import Pool, Queues, make_pool, make_queues
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -35,14 +39,7 @@ async def queues(sqs: SQSClient) -> Queues:
 
 @pytest.fixture
 async def pool(cognito: CognitoIdentityClient) -> Pool:
-    provider = f"login.{uuid.uuid4().hex[:8]}.example"
-    created = await cognito.create_identity_pool(
-        IdentityPoolName=f"ops{uuid.uuid4().hex[:8]}",
-        AllowUnauthenticatedIdentities=False,
-        DeveloperProviderName=provider,
-        SupportedLoginProviders={"accounts.google.com": "client-id"},
-    )
-    return Pool(created["IdentityPoolId"], provider)
+    return await make_pool(cognito, name="ops", supported={"accounts.google.com": "client-id"})
 
 
 @dataclass(frozen=True)
@@ -143,10 +140,47 @@ async def look(sqs: SQSClient, url: str) -> list[dict[str, Any]]:
             await sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
 
 
+def run_python(
+    *args: str, check: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` in a child process from the repository root, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_SECONDS,
+        check=check,
+        env=env,
+    )
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-__all__ = ["Completed", "cli", "free_port", "look"]
+@dataclass
+class Probes:
+    """Where `app.run` serves its probes in a test, and the workers it has built so far."""
+
+    port: int
+    workers: list[Worker]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def probes(monkeypatch: pytest.MonkeyPatch) -> Probes:
+    """`app.run` with its probes on a free loopback port and no signal handlers of its own."""
+    found = Probes(free_port(), [])
+    # The probes listen on every interface in production; here on the loopback only.
+    monkeypatch.setattr(app, "serve", functools.partial(metrics.serve, host="127.0.0.1"))
+    monkeypatch.setattr(app, "install_signal_handlers", found.workers.append)
+    return found
+
+
+__all__ = ["Completed", "Probes", "cli", "free_port", "look", "run_python"]

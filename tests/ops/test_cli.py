@@ -7,8 +7,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import re
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,8 +17,8 @@ from consumer.local.admin_client import AdminClient
 from consumer.local.stack import LocalStack
 from consumer.settings import Settings
 from tests.integration.conftest import Queues
-from tests.local.test_cli import read_exports
-from tests.ops.conftest import REPO_ROOT, cli, look
+from tests.local.conftest import local_process
+from tests.ops.conftest import REPO_ROOT, cli, look, run_python
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -93,21 +91,11 @@ async def test_local_help_lists_the_stacks_own_flags() -> None:
 
 def test_local_runs_with_the_documented_flags() -> None:
     flags_ = ["--latency-ms", "20", "--quota", "50", "--port", "0"]
-    with subprocess.Popen(
-        [sys.executable, "-m", "consumer", "local", *flags_],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as process:
-        try:
-            exports = read_exports(process)
-            faults = AdminClient(exports["AWS_ENDPOINT_URL_SQS"]).faults()
-            assert (faults.latency_s, faults.quota_rps) == (0.02, 50)
-            process.terminate()
-            assert process.wait(timeout=10) == 0
-        finally:
-            process.kill()
+    with local_process("-m", "consumer", "local", *flags_, cwd=REPO_ROOT) as (process, exports):
+        faults = AdminClient(exports["AWS_ENDPOINT_URL_SQS"]).faults()
+        assert (faults.latency_s, faults.quota_rps) == (0.02, 50)
+        process.terminate()
+        assert process.wait(timeout=10) == 0
 
 
 def test_local_without_the_extra_names_the_extra_in_one_line() -> None:
@@ -115,14 +103,7 @@ def test_local_without_the_extra_names_the_extra_in_one_line() -> None:
         "import sys; sys.modules['moto'] = None; "
         "from consumer.cli import main; sys.exit(main(['local', '--port', '0']))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", hide_moto],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("-c", hide_moto)
 
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
@@ -234,14 +215,7 @@ def test_every_command_and_operation_takes_the_global_options() -> None:
         ["dlq", "redrive"],
     ]
     for operation in operations:
-        result = subprocess.run(
-            [sys.executable, "-m", "consumer", *operation, "--help"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
+        result = run_python("-m", "consumer", *operation, "--help", check=True)
         for option in ("--region", "--profile", "--endpoint-url", "--queue-url"):
             assert re.search(rf"^\s+{option}\b", result.stdout, re.MULTILINE), (operation, option)
 
@@ -258,12 +232,5 @@ def test_every_complete_readme_command_is_accepted() -> None:
     assert len(complete) >= 5
     for command in complete:
         words = command.split()[1:]
-        result = subprocess.run(
-            [sys.executable, "-m", "consumer", *words, "--help"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_python("-m", "consumer", *words, "--help")
         assert result.returncode == 0, (command, result.stderr)

@@ -21,6 +21,7 @@ from tests.integration.conftest import (
     Queues,
     developer_command,
     developer_user,
+    linked,
 )
 from tests.integration.worker_runner import run_until_idle, settings_for
 from tests.ops.conftest import cli, look
@@ -40,10 +41,6 @@ class DeadLetters:
     bodies: dict[str, str]  # identity id -> message body
     source_ids: set[str]  # message ids of the original messages
     table: str  # the idempotency table the worker recorded them in
-
-
-async def linked(cognito: CognitoIdentityClient, identity_id: str) -> list[str]:
-    return list((await cognito.describe_identity(IdentityId=identity_id)).get("Logins", []))
 
 
 @pytest.fixture

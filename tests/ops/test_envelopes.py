@@ -12,6 +12,7 @@ from tests.integration.conftest import (
     developer_command,
     developer_user,
     drain,
+    linked,
     send_all,
 )
 from tests.integration.worker_runner import run_until_idle, settings_for
@@ -52,10 +53,6 @@ def eventbridge_event(detail: dict[str, Any]) -> dict[str, Any]:
         "resources": [],
         "detail": detail,
     }
-
-
-async def linked(cognito: CognitoIdentityClient, identity_id: str) -> list[str]:
-    return list((await cognito.describe_identity(IdentityId=identity_id)).get("Logins", []))
 
 
 async def test_sns_and_eventbridge_envelopes_are_applied(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import platform
 import re
 import time
@@ -21,12 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import consumer
 from consumer import app
-from consumer.core.worker import Worker
 from consumer.local.stack import LocalStack
 from consumer.observe import metrics
 from tests.integration.conftest import Pool, Queues, developer_command, developer_user, send_all
 from tests.integration.worker_runner import settings_for
-from tests.ops.conftest import free_port
+from tests.ops.conftest import Probes
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -81,15 +79,12 @@ async def test_metrics_and_probes_of_a_running_worker(
     queues: Queues,
     pool: Pool,
     clean_faults: LocalStack,
-    monkeypatch: pytest.MonkeyPatch,
+    probes: Probes,
 ) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    # The probes listen on every interface in production; here on the loopback only.
-    monkeypatch.setattr(app, "serve", functools.partial(metrics.serve, host="127.0.0.1"))
-    workers: list[Worker] = []
-    monkeypatch.setattr(app, "install_signal_handlers", workers.append)
-    settings = settings_for(queues.url, metrics_port=port, wait_time_seconds=3, rate_limit=100)
+    base, workers = probes.base, probes.workers
+    settings = settings_for(
+        queues.url, metrics_port=probes.port, wait_time_seconds=3, rate_limit=100
+    )
     users = [await developer_user(cognito, pool) for _ in range(4)]
     throttled = users[3]
     clean_faults.faults.fail_identities[throttled.identity_id] = "TooManyRequestsException"

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 
 import aiohttp
-import pytest
 
 from consumer import app
 from consumer.core.breaker import COGNITO
-from consumer.core.worker import Worker
-from consumer.observe import metrics
 from tests.integration.conftest import Queues
 from tests.integration.worker_runner import settings_for
-from tests.ops.conftest import free_port
+from tests.ops.conftest import Probes
 from tests.ops.test_metrics import first_answer, get, parse, value, wait_for
 
 
 async def test_readyz_and_the_metrics_name_the_dependency_that_is_down(
-    queues: Queues, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    queues: Queues, aws_env: dict[str, str], probes: Probes
 ) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    monkeypatch.setattr(app, "serve", functools.partial(metrics.serve, host="127.0.0.1"))
-    workers: list[Worker] = []
-    monkeypatch.setattr(app, "install_signal_handlers", workers.append)
+    base, workers = probes.base, probes.workers
     settings = settings_for(
         queues.url,
-        metrics_port=port,
+        metrics_port=probes.port,
         wait_time_seconds=1,
         breaker_failures=2,
         breaker_probe_max_seconds=1,  # an outage is over once closed for a second

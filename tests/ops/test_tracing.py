@@ -4,8 +4,6 @@ spans below it (the SDK's in-memory exporter); without it nothing of OpenTelemet
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,7 +17,7 @@ from consumer import app
 from tests.conftest import make_table
 from tests.integration.conftest import Pool, Queues, developer_command, developer_user
 from tests.integration.worker_runner import settings_for
-from tests.ops.conftest import REPO_ROOT
+from tests.ops.conftest import run_python
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -114,14 +112,7 @@ def test_without_the_setting_nothing_of_opentelemetry_is_imported() -> None:
         "loaded = sorted(m for m in sys.modules if m.startswith('opentelemetry')); "
         "print(loaded); sys.exit(1 if loaded else 0)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", check],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("-c", check)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -133,14 +124,8 @@ def test_without_the_extra_the_setting_names_the_extra() -> None:
         "'--dlq-url', 'https://sqs.us-east-1.amazonaws.com/1/d', '--otel-tracing', "
         "'--region', 'us-east-1']))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", run],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "PATH": ""},
+    result = run_python(
+        "-c", run, env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "PATH": ""}
     )
     assert result.returncode == 2, result.stderr
     assert "cognito-unlink-consumer[otel]" in result.stderr
