@@ -206,7 +206,9 @@ class FleetMember:
         self._rates = {m: r for m, r in self._rates.items() if m in counts}
         limited = any(math.isinf(e.want) for e in self.live.values())
         self._base, self._base_at = counts, now
-        window = Window(seconds, accepted, throttled, limited)
+        # While the fleet starts, each entry's share is the rate its own law runs at.
+        running = sum(e.share for e in self.live.values() if e.share is not None)
+        window = Window(seconds, accepted, throttled, limited, running or None)
         self._publish(self._law.decide(plan, window), wall)
 
     def _publish(self, plan: Plan, wall: float) -> None:
@@ -234,9 +236,8 @@ class FleetMember:
         share = max_min_shares(plan.rate, wants)[self.member]
         config = self._law.config
         self.limiter.assign(
-            max(share, config.min_rate / 4), plan.window, brake=brake_for(plan, config)
+            max(share, config.min_rate / 4),
+            plan.window,
+            brake=brake_for(plan, config),
+            steer=plan.mode == "startup",  # a cold fleet: each worker slow-starts on its own
         )
-        if plan.mode == "startup" and any(e.recent_throttles for e in self.live.values()):
-            # Slow start overshoots fastest: a throttle anywhere brakes everyone at once,
-            # a heartbeat before the leader's decision could.
-            self.limiter.brake()

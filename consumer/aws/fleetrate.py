@@ -8,13 +8,24 @@ Two laws, both fed with counts of accepted and throttled calls, never with timer
   (``cut``); the two balance where about ``gain / cut`` (~1%) of the calls are throttled,
   whatever the number of workers, and as every worker moves by the same factors the fleet
   converges on the quota without talking. The raise grows the longer nothing is throttled (a
-  raised quota is found in seconds) and starts small again after each cut.
+  raised quota is found in seconds) and starts small again after each cut. A cold worker
+  slow-starts, doubling every 0.15 s while calls wait for their slot (TCP doubles per round
+  trip; a faster doubling only fills the quota's empty bucket with more calls in flight by the
+  time the first throttle answers): with no quota it is at a few hundred calls/s within a
+  second. Its first throttle sets the rate from what got through in the last second, not to
+  half a rate the bucket's burst let run far past the quota. That count lies between the quota
+  and the quota plus the burst; a quarter off it is most of a one-second burst drawn on by a
+  ramp of under a second, and the cuts that follow take the rest. No more is taken off: a low
+  guess would be mended only by slow growth, refilling the bucket, which then hides the next
+  overshoot.
 - `FleetLaw`, one decision per window for the whole fleet (the table's leader takes it): while
   the fleet is throttled, the bucket's refill rate is the fleet's accepted rate, which is the
   quota estimate; the fleet then cruises just below it and probes above it on a schedule,
   briefly, with a probe that grows while it meets no throttle. One fleet-level cut per window
-  replaces N uncoordinated cuts. A cold fleet slow-starts, falls back two steps at its first
-  throttle (the bucket's burst hid how far it had gone) and settles upward in small steps.
+  replaces N uncoordinated cuts. A cold fleet starts with each worker on its own `LocalLaw`: a
+  decision a second is too slow to slow-start by, and every worker behind an empty bucket meets
+  its own throttles at once. A later throttled window holds no burst; what got through in it
+  is the estimate the fleet settles upward from, in small steps.
 
 `max_min_shares` splits the fleet's rate between workers: a worker that wants less than an even
 split gets what it wants, the rest is shared evenly by the others.
@@ -23,6 +34,7 @@ split gets what it wants, the rest is shared evenly by the others.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final
@@ -37,8 +49,12 @@ class LocalConfig:
     max_boost: float = 16.0  # the gain grows up to this many times...
     boost_doubling_calls: float = 150.0  # ...doubling every this many calls without a throttle
     cooldown_seconds: float = 0.2  # throttles this soon after a cut belong to the same overshoot
+    limited_seconds: float = 2.0  # a call waited this recently: steady growth may go on
     initial_rate: float = 4.0  # calls/s before anything is known: then slow start
-    slow_start_per_second: float = 3.0  # growth per second until the first throttle (x4)
+    slow_start_doubling_seconds: float = 0.15  # until the first throttle: doubles this often...
+    slow_start_limited_seconds: float = 0.3  # ...while a call waited for its slot this recently
+    measure_seconds: float = 1.0  # the first throttle sets the rate to what got through in this,
+    burst_discount: float = 0.25  # ...less this share of it (a burst of about a second drew on it)
     min_rate: float = 0.5
 
 
@@ -52,6 +68,7 @@ class LocalLaw:
         self._last_cut = -math.inf
         self._last_grow: float | None = None
         self._quiet_calls = 0
+        self._accepted: deque[float] = deque()  # success times within measure_seconds
 
     def __repr__(self) -> str:
         phase = "slow-start" if self.slow_start else "steady"
@@ -64,15 +81,22 @@ class LocalLaw:
         self._last_cut = now
         self._last_grow = now
         self._quiet_calls = 0
+        self._accepted.clear()
 
-    def on_success(self, now: float, limited: bool) -> None:
-        """``limited``: calls waited for their slot lately, so a higher rate would be used."""
+    def on_success(self, now: float, waited: float) -> None:
+        """``waited``: seconds since a call last waited for its slot (the rate held it back)."""
         last, self._last_grow = self._last_grow, now
-        if not limited or last is None:
-            return
         config = self.config
         if self.slow_start:
-            self.rate *= (1.0 + config.slow_start_per_second) ** min(now - last, 1.0)
+            self._accepted.append(now)
+            while self._accepted[0] < now - config.measure_seconds:
+                self._accepted.popleft()
+            if last is not None and waited <= config.slow_start_limited_seconds:
+                # Growth for the time since the last success, while calls waited throughout.
+                held = min(now - last, config.slow_start_limited_seconds)
+                self.rate *= 2.0 ** (held / config.slow_start_doubling_seconds)
+            return
+        if waited > config.limited_seconds or last is None:
             return
         self._quiet_calls += 1
         boost = min(config.max_boost, 2.0 ** (self._quiet_calls / config.boost_doubling_calls))
@@ -85,10 +109,17 @@ class LocalLaw:
             return False  # left before the last cut: says nothing about the rate since
         if now - self._last_cut < config.cooldown_seconds:
             return False
-        # Slow start overshoots by up to its growth per second: halve, as TCP does.
-        factor = 0.5 if self.slow_start else 1.0 - config.cut
+        if self.slow_start:
+            # The bucket's burst hid how far slow start went: what got through lately is the
+            # measurement (see the module docstring).
+            accepted = sum(1 for at in self._accepted if at >= now - config.measure_seconds)
+            measured = accepted * (1.0 - config.burst_discount) / config.measure_seconds
+            self.rate = min(self.rate, measured)
+            self._accepted.clear()
+        else:
+            self.rate *= 1.0 - config.cut
         self.slow_start = False
-        self.rate = max(config.min_rate, self.rate * factor)
+        self.rate = max(config.min_rate, self.rate)
         self._last_cut = now
         self._quiet_calls = 0
         return True
@@ -108,10 +139,9 @@ class FleetConfig:
     max_probe_step: float = 4.0  # ...up to this
     busy_fraction: float = 0.1  # throttled share of a window that makes its measurement exact
     measure_calls: float = 30.0  # ...given at least this many calls in it
-    initial_rate: float = 4.0  # fleet calls/s before anything is known: then slow start
-    startup_window_seconds: float = 1.0  # slow start decides every heartbeat...
-    slow_start_per_window: float = 0.6  # ...growing by this each time
-    settle_step: float = 0.05  # after slow start: steps this big, one per short window...
+    initial_rate: float = 4.0  # fleet calls/s before anything is known: workers steer alone
+    startup_window_seconds: float = 1.0  # while starting the leader looks every heartbeat
+    settle_step: float = 0.05  # after startup: steps this big, one per short window...
     settle_windows: int = 20  # ...until a throttle, or at most this many
     settle_window_seconds: float = 1.0
     min_rate: float = 0.5
@@ -125,6 +155,7 @@ class Window:
     accepted: float  # calls/s that got through
     throttled: float  # calls/s answered with a throttle
     limited: bool  # some worker's rate held its calls back
+    running: float | None = None  # calls/s the workers' own rates add up to, while starting
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,21 +168,19 @@ class Plan:
     window: int = 0  # decisions so far
     quiet_seconds: float = 0.0  # cruising without a throttle since the last cut
     step: float = 0.0  # the probe's current step above the estimate
-    probing: int = 0  # windows the current probe (or settling) has lasted
+    probing: int = 0  # windows the current probe (or settling) has lasted; startup: throttled
     fresh: bool = False  # just cut while settling: the next window's throttles may predate it
 
 
 def brake_for(plan: Plan, config: FleetConfig) -> float:
     """What a worker's share falls to at its first throttle under ``plan``, before the fleet
-    decides: back to where the plan came from (the estimate, the last startup window)."""
-    if plan.mode == "startup":
-        return 1.0 / (1.0 + config.slow_start_per_window) ** 2
+    decides: back to where the plan came from (the estimate, the last quiet settling step)."""
+    if plan.mode in ("startup", "fixed"):
+        return 1.0  # starting, each worker's own law cuts; a configured rate never brakes
     if plan.mode == "probe":
         return (1.0 - config.margin) / (1.0 + plan.step)
     if plan.mode == "settle":
         return 1.0 / (1.0 + config.settle_step)
-    if plan.mode == "fixed":
-        return 1.0
     return 0.95
 
 
@@ -177,25 +206,38 @@ class FleetLaw:
         return Plan(rate=self.config.initial_rate)
 
     def decide(self, plan: Plan, window: Window) -> Plan:
-        config = self.config
         nxt = replace(plan, window=plan.window + 1)
         # Settling decides every second: throttles counted in the first window after a cut
         # were mostly sent before the workers heard of it.
         stale = window.throttled > 0 and plan.fresh
         if plan.mode == "fixed" or stale:
             return replace(nxt, fresh=False)
+        if plan.mode == "startup":
+            return self._start(plan, window, nxt)
         if window.throttled > 0:
             return self._cut(plan, window, nxt.window)
         if not window.limited:
             return nxt  # short of work: a rate nobody needs would not be tested
-        if plan.mode == "startup":
-            return replace(nxt, rate=plan.rate * (1.0 + config.slow_start_per_window))
         if plan.mode == "settle":
             return self._settle(plan, replace(nxt, fresh=False))
         return self._cruise(plan, window, nxt)
 
+    def _start(self, plan: Plan, window: Window, nxt: Plan) -> Plan:
+        """Workers slow-start alone; the fleet takes over at a throttled window after the first
+        one (a quiet one they may have spent under the quota): the burst is spent, and the
+        lower of what got through and what their laws have cut to is the estimate."""
+        # The plan's rate stays as it is meanwhile: nobody runs at it, so nothing is written.
+        if window.throttled == 0:
+            return nxt
+        if plan.probing == 0:
+            return replace(nxt, probing=1)
+        running = window.running if window.running is not None else window.accepted
+        estimate = max(self.config.min_rate, min(window.accepted, running))
+        rate = estimate * (1.0 - self.config.margin)
+        return replace(nxt, rate=rate, estimate=estimate, mode="settle", probing=1, fresh=True)
+
     def _settle(self, plan: Plan, nxt: Plan) -> Plan:
-        """Just after slow start, in small steps and short windows: its cut was rough."""
+        """Just after startup, in small steps and short windows: its estimate was rough."""
         config = self.config
         if plan.probing >= config.settle_windows:
             return replace(nxt, mode="cruise", probing=0)
@@ -256,19 +298,7 @@ class FleetLaw:
         # Exact enough only when throttled for much of a window with calls enough to count.
         busy = window.throttled >= config.busy_fraction * sent
         busy = busy and sent * window.seconds >= config.measure_calls
-        mode, probing = "cruise", 0
-        if plan.mode == "startup":
-            # What got through still drew on the bucket's burst: start settling from two slow
-            # start steps back, under the quota, rather than over it for another second or two.
-            estimate = min(window.accepted, plan.rate / (1.0 + config.slow_start_per_window) ** 2)
-            mode = "settle"
-        elif plan.mode == "settle" and plan.probing == 0:
-            # Still throttled after slow start's cut: the bucket has been empty all window, so
-            # what got through is the quota, measured without the burst that slow start's last
-            # window still drew on. Settle from there.
-            estimate = min(estimate, window.accepted)
-            mode, probing = "settle", 1
-        elif busy:
+        if busy:
             estimate = window.accepted
         elif plan.mode == "settle":
             # The last step that went through without a throttle.
@@ -283,10 +313,7 @@ class FleetLaw:
                 estimate * (1.0 - margin), max(window.accepted, estimate * (1.0 - 3 * margin))
             )
         rate = max(config.min_rate, estimate * (1.0 - margin))
-        fresh = mode == "settle"
-        return Plan(
-            rate=rate, estimate=estimate, mode=mode, window=number, probing=probing, fresh=fresh
-        )
+        return Plan(rate=rate, estimate=estimate, mode="cruise", window=number)
 
 
 def max_min_shares(capacity: float, wants: Mapping[str, float]) -> dict[str, float]:

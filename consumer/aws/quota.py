@@ -5,7 +5,9 @@ at a rate that comes from one of three places:
 
 - ``fleet``: a share of the fleet's rate, assigned by the `FleetCoordinator` through the shared
   table. A throttle between two assignments brakes this worker at once (``brake``), so the
-  fleet stops overshooting before its next decision reaches everyone;
+  fleet stops overshooting before its next decision reaches everyone. While a cold fleet starts
+  (``steer``) the worker runs its own `LocalLaw` instead: slow start is too quick for a fleet
+  decision a second;
 - ``local``: its own `LocalLaw`, when there is no table, or while the table cannot be reached
   (starting from the last share: a worker never stops for want of the table);
 - ``fixed``: the configured rate (or unlimited), never adapted.
@@ -76,6 +78,7 @@ class QuotaLimiter:
         self._local = local
         self.mode = "local" if local is not None else "fixed"
         self._share: float | None = None
+        self._steering = False  # a fleet member on its own law while the fleet starts
         self._plan_window = -1
         self._braked: tuple[int, float] | None = None  # (plan window, share) when it braked
         self._brake = BRAKE
@@ -90,12 +93,12 @@ class QuotaLimiter:
     @property
     def rate(self) -> float | None:
         rate: float | None
-        if self.mode == "fleet" and self._share is not None:
+        if (law := self._law()) is not None:
+            rate = law.rate
+        elif self.mode == "fleet" and self._share is not None:
             rate = self._share
             if self._braked is not None:
                 rate *= self._brake
-        elif self.mode == "local" and self._local is not None:
-            rate = self._local.rate
         else:
             rate = None
         if rate is None:
@@ -104,22 +107,35 @@ class QuotaLimiter:
 
     @property
     def share(self) -> float | None:
+        """The fleet's share this worker runs at (its own rate while the fleet starts)."""
+        if self._law() is not None:
+            return self.rate
         return self._share
+
+    def _law(self) -> LocalLaw | None:
+        """Its own law, when that sets the rate: no table, or in a fleet that is starting."""
+        if self.mode == "local" or (self.mode == "fleet" and self._steering):
+            return self._local
+        return None
 
     # -- the coordinator's side ------------------------------------------------------------
 
-    def assign(self, share: float, plan_window: int, *, brake: float = BRAKE) -> None:
+    def assign(
+        self, share: float, plan_window: int, *, brake: float = BRAKE, steer: bool = False
+    ) -> None:
         """A share of the fleet's rate from decision ``plan_window``.
 
         A throttle multiplies the share by ``brake`` at once (1: never, for a configured fleet
         rate), before the fleet's decision can reach this worker; the brake holds until that
         decision arrives (a lower share: the fleet cut) or, at the latest, three decisions on.
+        ``steer``: the fleet is starting; the worker's own law sets its rate until a share does.
         """
         if self._braked is not None:
             window, braked_share = self._braked
             if share < braked_share or plan_window >= window + 3:
                 self._braked = None
         self.mode = "fleet"
+        self._steering = steer
         self._brake = brake
         self._share = share
         self._plan_window = plan_window
@@ -129,7 +145,7 @@ class QuotaLimiter:
         if self.mode != "fleet" or self._local is None:
             return
         rate = self.rate
-        if rate is not None:
+        if rate is not None and not self._steering:  # else its own law is running already
             self._local.restart_from(rate, self._clock.monotonic())
         self.mode = "local"
 
@@ -177,18 +193,20 @@ class QuotaLimiter:
     def on_success(self) -> None:
         now = self._clock.monotonic()
         self.tally.add(now, 1, 0)
-        if self.mode == "local" and self._local is not None:
-            self._local.on_success(now, self.limited())
+        if (law := self._law()) is not None:
+            law.on_success(now, now - self._paced_at)
 
     def on_throttle(self, sent_at: float | None = None) -> None:
         now = self._clock.monotonic()
         self.tally.add(now, 0, 1)
-        if self.mode == "local" and self._local is not None:
-            self._local.on_throttle(now, sent_at)
+        if (law := self._law()) is not None:
+            law.on_throttle(now, sent_at)
         elif self.mode == "fleet":
             self.brake()
 
     def brake(self) -> None:
         """Runs at the braked share until the fleet cuts (see `assign`)."""
+        if self._law() is not None:
+            return  # its own law has cut already
         if self._brake < 1.0 and self._braked is None and self._share is not None:
             self._braked = (self._plan_window, self._share)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +41,8 @@ class Bucket:
     last: float = 0.0
 
     def take(self, now: float) -> bool:
+        if math.isinf(self.quota):
+            return True  # no quota at all
         if self.tokens < 0:
             self.tokens = self.burst
         self.tokens = min(self.burst, self.tokens + (now - self.last) * self.quota)
@@ -72,7 +75,7 @@ class MemoryFleetItem:
 @dataclass(frozen=True, slots=True)
 class Spec:
     workers: int
-    quota: float
+    quota: float  # math.inf: no quota at all
     commands: int
     shared: bool = True  # through the fleet item; else each worker on its own
     fixed_rate: float | None = None
@@ -106,6 +109,10 @@ class Result:
 
     def applied_between(self, start: float, end: float) -> float:
         return sum(1 for at in self.done_at if start <= at < end) / (end - start)
+
+    def timeline(self, seconds: int) -> list[int]:
+        """Commands applied in each of the first ``seconds`` seconds."""
+        return [int(self.applied_between(second, second + 1.0)) for second in range(seconds)]
 
 
 class _Worker:

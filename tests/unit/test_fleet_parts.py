@@ -96,10 +96,70 @@ def test_the_local_law_cuts_once_per_overshoot_and_grows_faster_the_longer_it_is
     steps = []
     for second in range(600):
         before = law.rate
-        law.on_success(now=101.0 + second / 10, limited=True)
+        law.on_success(now=101.0 + second / 10, waited=0.0)
         steps.append(law.rate / before - 1)
     assert steps[-1] > 4 * steps[1]  # the boost after a long quiet spell
     assert steps[-1] <= law.config.gain * law.config.max_boost + 1e-12
+
+
+def test_slow_start_doubles_in_a_fraction_of_a_second_but_only_while_calls_wait() -> None:
+    law = LocalLaw()
+    config = law.config
+    assert config.slow_start_doubling_seconds <= 0.15  # no quota: full speed in about a second
+    law.on_success(now=0.0, waited=0.0)
+    steps = round(config.slow_start_doubling_seconds * 100)
+    for step in range(1, steps + 1):  # a success every 10 ms, calls waiting throughout
+        law.on_success(now=step / 100, waited=0.0)
+    assert law.rate == pytest.approx(2 * config.initial_rate)
+    before = law.rate
+    law.on_success(now=1.0, waited=1.0)  # no call waited lately: the rate is not what holds back
+    assert law.rate == before
+
+
+def test_the_first_throttle_sets_the_rate_to_what_got_through_in_the_last_second() -> None:
+    law = LocalLaw()
+    for step in range(150):  # 15 calls/s for 10 s, then 100/s for the last second
+        law.on_success(now=step / 15, waited=0.0)
+    for step in range(100):
+        law.on_success(now=10.0 + step / 100, waited=0.0)
+    assert law.rate > 1000.0  # slow start ran far past what the bucket holds
+    assert law.on_throttle(now=11.0, sent_at=10.99)
+    measured = 100.0 * (1 - law.config.burst_discount)
+    assert law.rate == pytest.approx(measured, abs=2.0)  # not half of a rate the burst hid
+    assert not law.slow_start
+    assert law.on_throttle(now=11.3, sent_at=11.2)  # from here, the steady cuts
+    assert law.rate == pytest.approx(measured * (1 - law.config.cut), abs=2.0)
+
+
+def test_a_starting_fleet_steers_alone_and_the_leader_takes_over_a_window_after_a_throttle() -> (
+    None
+):
+    law = FleetLaw()
+    plan = law.first()
+    assert plan.mode == "startup"
+    plan = law.decide(plan, Window(1.0, accepted=300.0, throttled=0.0, limited=True))
+    assert plan.mode == "startup"  # the workers steer alone, however fast they go
+    burst = Window(1.0, accepted=90.0, throttled=40.0, limited=True)
+    plan = law.decide(plan, burst)
+    assert plan.mode == "startup"  # what got through drew on the burst: no estimate yet
+    plan = law.decide(plan, Window(1.0, accepted=35.0, throttled=0.0, limited=True))
+    assert plan.mode == "startup"  # a quiet window: the workers' laws may have been under it
+    plan = law.decide(plan, Window(1.0, accepted=53.0, throttled=1.0, limited=True, running=49.0))
+    assert (plan.mode, plan.estimate) == ("settle", 49.0)  # what the workers' laws cut to
+    assert plan.rate == pytest.approx(49.0 * (1 - law.config.margin))
+
+
+def test_while_the_fleet_starts_a_member_runs_its_own_law_and_takes_its_share_after() -> None:
+    clock = FakeClock()
+    local = LocalLaw(rate=30.0)
+    limiter = QuotaLimiter(clock, local=local)
+    limiter.assign(2.0, plan_window=0, steer=True)
+    assert limiter.mode == "fleet"
+    assert limiter.rate == 30.0  # the startup plan's even split does not hold it back
+    limiter.on_throttle(clock.now)
+    assert limiter.rate == pytest.approx(30.0 * (1 - local.config.cut))  # its own law cut
+    limiter.assign(12.0, plan_window=3)
+    assert limiter.rate == 12.0
 
 
 def test_a_new_rate_applies_to_callers_already_waiting() -> None:
