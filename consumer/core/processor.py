@@ -138,10 +138,6 @@ class Processor:
                 self._gate.answered(key, *COGNITO_ANSWERED)  # Cognito answered, if only "no"
         return self._policy.decide(error, attempts, own=own, age_seconds=age)
 
-    async def settle(self, result: Result) -> None:
-        """Nothing is left to record once the outcome is routed: a dead letter absorbs no later
-        copy, so its claim was released (with its evidence) before it was routed."""
-
     async def _run(
         self,
         key: str,

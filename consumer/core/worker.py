@@ -302,7 +302,6 @@ class Worker:
         await self._router.apply(message, outcome)
         if result is None:
             return
-        await self._processor.settle(result)
         entry.succeeded = not isinstance(outcome, Retry | Release)
         self._report.finished(result, self._clock.monotonic() - started_at, message)
 
