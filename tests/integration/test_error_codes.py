@@ -51,7 +51,10 @@ async def test_throttling_and_timeout_codes_are_retried_and_unknown_4xx_dead_let
         stack.faults.fail_identities[user.identity_id] = code
     await send_all(sqs, queues.url, [developer_command(pool, u) for u in users])
 
-    async with background(settings_for(queues.url, cognito_max_attempts=1)) as worker:
+    # Unpaced: the adaptive limiter would slow to a crawl after these throttles, and pacing
+    # is not what this asserts (test_pacing and the quota tests cover it).
+    settings = settings_for(queues.url, cognito_max_attempts=1, adaptive_rate=False)
+    async with background(settings) as worker:
         await until(lambda s: s.outcomes["retried"] >= len(RETRIED), worker)
         for user in users[:-1]:  # the cause is gone; the unknown code stays
             del stack.faults.fail_identities[user.identity_id]

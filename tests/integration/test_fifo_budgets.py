@@ -57,7 +57,12 @@ async def test_a_group_throttled_more_often_than_the_failure_budget_still_applie
     stack.ledger.record_call = count_down  # type: ignore[method-assign]
     try:
         settings = settings_for(
-            queues.url, visibility_timeout_seconds=10, max_attempts=MAX_ATTEMPTS
+            queues.url,
+            visibility_timeout_seconds=10,
+            max_attempts=MAX_ATTEMPTS,
+            # Unpaced: the adaptive limiter would slow to a crawl after these throttles, and pacing
+            # is not what this asserts (test_pacing and the quota tests cover it).
+            adaptive_rate=False,
         )
         stats = await run_until_idle(settings, limit_seconds=120)
     finally:

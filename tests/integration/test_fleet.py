@@ -39,7 +39,7 @@ async def test_three_workers_apply_every_command_exactly_once(
 ) -> None:
     queues: Queues = await make_queues(sqs)
     table = await make_table(dynamodb)
-    mix = build_mix(stack, 2000, duplicate_share=0.2, bad_share=0.1)
+    mix = build_mix(stack, 1000, duplicate_share=0.2, bad_share=0.1)
     env = worker_env(aws_env, queues.url, idempotency_table=table, concurrency="16")
     workers = [start_worker(env, tmp_path / f"w{i}.log") for i in range(3)]
     try:

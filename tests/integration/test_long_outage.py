@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 pytestmark = pytest.mark.slow
-OUTAGE_SECONDS = float(os.environ.get("UNLINK_TEST_LONG_OUTAGE_SECONDS", "25"))
+OUTAGE_SECONDS = float(os.environ.get("UNLINK_TEST_LONG_OUTAGE_SECONDS", "12"))
 
 
 async def test_an_outage_longer_than_the_failure_budget_dead_letters_nothing(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 pytestmark = pytest.mark.slow
-OUTAGE_SECONDS = float(os.environ.get("UNLINK_TEST_OUTAGE_SECONDS", "30"))
+OUTAGE_SECONDS = float(os.environ.get("UNLINK_TEST_OUTAGE_SECONDS", "10"))
 
 
 @pytest.mark.parametrize("down", ["all", "cognito"])

@@ -84,7 +84,9 @@ async def test_wrong_scope_typos_and_never_linked_providers_reach_the_dlq(
     for identity_id in identities:
         stack.faults.fail_identities[identity_id] = earlier  # every first attempt meets it
 
-    async with background(settings_for(queues.url, max_attempts=5)) as worker:
+    # Unpaced: the adaptive limiter would slow to a crawl after these throttles, and pacing
+    # is not what this asserts (test_pacing and the quota tests cover it).
+    async with background(settings_for(queues.url, max_attempts=5, adaptive_rate=False)) as worker:
         await until(lambda s: s.outcomes["retried"] >= len(commands), worker)
         stack.faults.fail_identities.clear()
 
