@@ -12,12 +12,14 @@ Two laws, both fed with counts of accepted and throttled calls, never with timer
   slow-starts, doubling every 0.15 s while calls wait for their slot (TCP doubles per round
   trip; a faster doubling only fills the quota's empty bucket with more calls in flight by the
   time the first throttle answers): with no quota it is at a few hundred calls/s within a
-  second. Its first throttle sets the rate from what got through in the last second, not to
-  half a rate the bucket's burst let run far past the quota. That count lies between the quota
-  and the quota plus the burst; a quarter off it is most of a one-second burst drawn on by a
-  ramp of under a second, and the cuts that follow take the rest. No more is taken off: a low
-  guess would be mended only by slow growth, refilling the bucket, which then hides the next
-  overshoot.
+  second. Its first throttle measures the quota instead of halving a rate the bucket's burst
+  let run far past it: a bucket that was full at some time ``t`` can have let through at most
+  ``quota * (now - t + burst_seconds)`` calls since, and it has just run dry, so for every
+  earlier ``t`` the calls accepted since, over ``now - t + burst_seconds``, are a lower bound
+  of the quota, exact at the last moment the bucket was full. The largest of these bounds is
+  the rate it goes on at. In a fleet each worker's own calls give its share of that bound
+  (every sender behind an empty bucket sees the same throttled share). A low guess would be
+  mended only by slow growth, refilling the bucket, which then hides the next overshoot.
 - `FleetLaw`, one decision per window for the whole fleet (the table's leader takes it): while
   the fleet is throttled, the bucket's refill rate is the fleet's accepted rate, which is the
   quota estimate; the fleet then cruises just below it and probes above it on a schedule,
@@ -53,9 +55,16 @@ class LocalConfig:
     initial_rate: float = 4.0  # calls/s before anything is known: then slow start
     slow_start_doubling_seconds: float = 0.15  # until the first throttle: doubles this often...
     slow_start_limited_seconds: float = 0.3  # ...while a call waited for its slot this recently
-    measure_seconds: float = 1.0  # the first throttle sets the rate to what got through in this,
-    burst_discount: float = 0.25  # ...less this share of it (a burst of about a second drew on it)
+    burst_seconds: float = 1.0  # the bucket's depth in seconds of its quota, for the first...
+    history_seconds: float = 10.0  # ...throttle's measurement over at most this much history,
+    exit_margin: float = 0.0  # ...less this share of it
     min_rate: float = 0.5
+
+
+def local_config(shared: bool) -> LocalConfig:
+    """A fleet sharing a table starts on N such laws at once: each doubles more slowly, so their
+    sum grows about as fast as one worker's and a small quota's empty bucket is not flooded."""
+    return LocalConfig(slow_start_doubling_seconds=0.3) if shared else LocalConfig()
 
 
 class LocalLaw:
@@ -68,7 +77,7 @@ class LocalLaw:
         self._last_cut = -math.inf
         self._last_grow: float | None = None
         self._quiet_calls = 0
-        self._accepted: deque[float] = deque()  # success times within measure_seconds
+        self._accepted: deque[float] = deque()  # success times in slow start (history_seconds)
 
     def __repr__(self) -> str:
         phase = "slow-start" if self.slow_start else "steady"
@@ -89,7 +98,7 @@ class LocalLaw:
         config = self.config
         if self.slow_start:
             self._accepted.append(now)
-            while self._accepted[0] < now - config.measure_seconds:
+            while self._accepted[0] < now - config.history_seconds:
                 self._accepted.popleft()
             if last is not None and waited <= config.slow_start_limited_seconds:
                 # Growth for the time since the last success, while calls waited throughout.
@@ -102,6 +111,15 @@ class LocalLaw:
         boost = min(config.max_boost, 2.0 ** (self._quiet_calls / config.boost_doubling_calls))
         self.rate *= 1.0 + config.gain * boost
 
+    def measured_quota(self, now: float) -> float:
+        """The largest lower bound of the quota the calls accepted in slow start give, for a
+        bucket that has just run dry (see the module docstring)."""
+        depth = self.config.burst_seconds
+        best = 0.0
+        for since, at in enumerate(reversed(self._accepted), start=1):
+            best = max(best, since / (now - at + depth))
+        return best
+
     def on_throttle(self, now: float, sent_at: float | None) -> bool:
         """Cuts once per overshoot; True when it did."""
         config = self.config
@@ -110,10 +128,9 @@ class LocalLaw:
         if now - self._last_cut < config.cooldown_seconds:
             return False
         if self.slow_start:
-            # The bucket's burst hid how far slow start went: what got through lately is the
-            # measurement (see the module docstring).
-            accepted = sum(1 for at in self._accepted if at >= now - config.measure_seconds)
-            measured = accepted * (1.0 - config.burst_discount) / config.measure_seconds
+            # The bucket's burst hid how far slow start went: measure instead (see the module
+            # docstring).
+            measured = self.measured_quota(now) * (1.0 - config.exit_margin)
             self.rate = min(self.rate, measured)
             self._accepted.clear()
         else:
@@ -141,9 +158,6 @@ class FleetConfig:
     measure_calls: float = 30.0  # ...given at least this many calls in it
     initial_rate: float = 4.0  # fleet calls/s before anything is known: workers steer alone
     startup_window_seconds: float = 1.0  # while starting the leader looks every heartbeat
-    settle_step: float = 0.05  # after startup: steps this big, one per short window...
-    settle_windows: int = 20  # ...until a throttle, or at most this many
-    settle_window_seconds: float = 1.0
     min_rate: float = 0.5
 
 
@@ -164,23 +178,21 @@ class Plan:
 
     rate: float  # calls/s for the whole fleet
     estimate: float | None = None  # the learned quota
-    mode: str = "startup"  # startup | settle | cruise | probe | fixed
+    mode: str = "startup"  # startup | cruise | probe | fixed
     window: int = 0  # decisions so far
     quiet_seconds: float = 0.0  # cruising without a throttle since the last cut
     step: float = 0.0  # the probe's current step above the estimate
-    probing: int = 0  # windows the current probe (or settling) has lasted; startup: throttled
-    fresh: bool = False  # just cut while settling: the next window's throttles may predate it
+    probing: int = 0  # windows the current probe has lasted; startup: throttled windows seen
+    fresh: bool = False  # just taken over: the next window's throttles may predate it
 
 
 def brake_for(plan: Plan, config: FleetConfig) -> float:
     """What a worker's share falls to at its first throttle under ``plan``, before the fleet
-    decides: back to where the plan came from (the estimate, the last quiet settling step)."""
+    decides: back to where the plan came from (the estimate)."""
     if plan.mode in ("startup", "fixed"):
         return 1.0  # starting, each worker's own law cuts; a configured rate never brakes
     if plan.mode == "probe":
         return (1.0 - config.margin) / (1.0 + plan.step)
-    if plan.mode == "settle":
-        return 1.0 / (1.0 + config.settle_step)
     return 0.95
 
 
@@ -198,55 +210,61 @@ class FleetLaw:
         """How long the window of a decision on ``plan`` lasts."""
         if plan.mode == "startup":
             return self.config.startup_window_seconds
-        if plan.mode == "settle":
-            return self.config.settle_window_seconds
         return self.config.window_seconds
 
     def first(self) -> Plan:
         return Plan(rate=self.config.initial_rate)
 
     def decide(self, plan: Plan, window: Window) -> Plan:
-        nxt = replace(plan, window=plan.window + 1)
-        # Settling decides every second: throttles counted in the first window after a cut
-        # were mostly sent before the workers heard of it.
+        nxt = replace(plan, window=plan.window + 1, fresh=False)
+        # Throttles counted in the first window after the take-over were mostly sent before
+        # the workers heard of it.
         stale = window.throttled > 0 and plan.fresh
         if plan.mode == "fixed" or stale:
-            return replace(nxt, fresh=False)
+            return nxt
         if plan.mode == "startup":
             return self._start(plan, window, nxt)
         if window.throttled > 0:
             return self._cut(plan, window, nxt.window)
         if not window.limited:
             return nxt  # short of work: a rate nobody needs would not be tested
-        if plan.mode == "settle":
-            return self._settle(plan, replace(nxt, fresh=False))
         return self._cruise(plan, window, nxt)
 
     def _start(self, plan: Plan, window: Window, nxt: Plan) -> Plan:
-        """Workers slow-start alone; the fleet takes over at a throttled window after the first
-        one (a quiet one they may have spent under the quota): the burst is spent, and the
-        lower of what got through and what their laws have cut to is the estimate."""
+        """Workers slow-start alone and leave it at their first throttle, each at its measured
+        share of the quota (their sum is the quota, measured); the leader looks every
+        heartbeat and takes over a window after the first throttled one, when every worker
+        has met its own, from what their laws run at: no more than the fleet sent then, in
+        case one of them was still starting."""
         # The plan's rate stays as it is meanwhile: nobody runs at it, so nothing is written.
-        if window.throttled == 0:
+        if window.throttled == 0 and plan.probing == 0:
             return nxt
         if plan.probing == 0:
             return replace(nxt, probing=1)
-        running = window.running if window.running is not None else window.accepted
-        estimate = max(self.config.min_rate, min(window.accepted, running))
-        rate = estimate * (1.0 - self.config.margin)
-        return replace(nxt, rate=rate, estimate=estimate, mode="settle", probing=1, fresh=True)
-
-    def _settle(self, plan: Plan, nxt: Plan) -> Plan:
-        """Just after startup, in small steps and short windows: its estimate was rough."""
+        if not window.limited and window.throttled == 0:
+            return nxt  # short of work: nothing measured
         config = self.config
-        if plan.probing >= config.settle_windows:
-            return replace(nxt, mode="cruise", probing=0)
-        estimate = plan.estimate if plan.estimate is not None else plan.rate
+        sent = window.accepted + window.throttled
+        running = window.running if window.running is not None else sent
+        # Throttled throughout, what got through is the bucket's refill rate, the quota; else
+        # the laws' sum is a lower bound of it (but for a throttled window, with the burst
+        # spent, little more than got through), and the first quiet window probes above it.
+        exact = window.throttled >= config.busy_fraction * sent
+        exact = exact and sent * window.seconds >= config.measure_calls  # calls enough to count
+        bound = min(running, sent)
+        if window.throttled > 0:
+            bound = min(bound, window.accepted / (1.0 - config.margin))
+        estimate = max(config.min_rate, window.accepted if exact else bound)
+        rate = estimate * (1.0 - config.margin)
+        quiet = 0.0 if exact else config.max_probe_every_seconds
         return replace(
             nxt,
-            rate=plan.rate * (1.0 + config.settle_step),
-            estimate=max(estimate, plan.rate),
-            probing=plan.probing + 1,
+            rate=rate,
+            estimate=estimate,
+            mode="cruise",
+            probing=0,
+            quiet_seconds=quiet,
+            fresh=True,
         )
 
     def _cruise(self, plan: Plan, window: Window, nxt: Plan) -> Plan:
@@ -289,7 +307,7 @@ class FleetLaw:
         less per worker, and workers brake inside the window) otherwise, so it replaces the
         estimate only when it says more than the noise: on a heavily throttled window, or when
         a growing probe found more. A light throttle while cruising says the quota is a little
-        under the cruise: a step down. In settling, the last quiet step is the estimate.
+        under the cruise: a step down.
         """
         config = self.config
         margin = config.margin
@@ -300,10 +318,6 @@ class FleetLaw:
         busy = busy and sent * window.seconds >= config.measure_calls
         if busy:
             estimate = window.accepted
-        elif plan.mode == "settle":
-            # The last step that went through without a throttle.
-            estimate = plan.rate / (1.0 + config.settle_step) / (1.0 - margin)
-            estimate = min(estimate, max(window.accepted, estimate * (1.0 - 3 * margin)))
         elif plan.mode == "probe" and plan.probing > config.probe_flat_windows:
             estimate = max(estimate, window.accepted)  # the quota was raised
         elif plan.mode == "probe":

@@ -190,18 +190,27 @@ class QuotaLimiter:
                 await self._clock.sleep(wait)
             self.grant()
 
+    def _fed(self) -> LocalLaw | None:
+        """The law to feed: its own, but in a starting fleet only until its first throttle. The
+        worker then holds the share it measured until the fleet takes over, so the fleet's
+        first decision sees what every worker measured, not what later cuts left of it."""
+        law = self._law()
+        if law is None or (self.mode == "fleet" and not law.slow_start):
+            return None
+        return law
+
     def on_success(self) -> None:
         now = self._clock.monotonic()
         self.tally.add(now, 1, 0)
-        if (law := self._law()) is not None:
+        if (law := self._fed()) is not None:
             law.on_success(now, now - self._paced_at)
 
     def on_throttle(self, sent_at: float | None = None) -> None:
         now = self._clock.monotonic()
         self.tally.add(now, 0, 1)
-        if (law := self._law()) is not None:
+        if (law := self._fed()) is not None:
             law.on_throttle(now, sent_at)
-        elif self.mode == "fleet":
+        elif self.mode == "fleet" and self._law() is None:
             self.brake()
 
     def brake(self) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from consumer.aws.fleet import FleetMember, FleetTiming, FleetView, MemberEntry, PlanRecord
-from consumer.aws.fleetrate import LocalLaw
+from consumer.aws.fleetrate import LocalLaw, local_config
 from consumer.aws.quota import QuotaLimiter
 
 
@@ -86,6 +86,7 @@ class Spec:
     quota_changes: tuple[tuple[float, float], ...] = ()  # (time, new quota)
     table_down: tuple[float, float] | None = None  # (from, to)
     max_seconds: float = 3600.0
+    start_spread: float = 0.0  # the workers started together start over this many seconds
 
 
 @dataclass
@@ -121,7 +122,7 @@ class _Worker:
         if spec.fixed_rate is not None:
             self.limiter = QuotaLimiter(clock, ceiling=spec.fixed_rate)
         else:
-            self.limiter = QuotaLimiter(clock, local=LocalLaw())
+            self.limiter = QuotaLimiter(clock, local=LocalLaw(local_config(spec.shared)))
         self.member: FleetMember | None = None
         self.phase = 0.0  # heartbeats are spread over the second
         if spec.shared:
@@ -132,6 +133,7 @@ class _Worker:
         self.waiting = 0  # calls queued for the limiter
         self.retries = 0  # throttled calls to try again
         self.granting = False  # a grant is scheduled
+        self.calls = 0  # calls awaiting their answer
 
 
 class _Run:
@@ -154,16 +156,20 @@ class _Run:
         heapq.heappush(self.events, (at, next(self.counter), kind, index))
 
     def start(self, count: int, at: float) -> None:
-        for _ in range(count):
+        for order in range(count):
             index = len(self.workers)
             self.workers.append(_Worker(f"w{index:03d}", self.clock, self.spec))
             self.workers[-1].phase = 0.37 * (index % 7) / 7
-            self.push(at, "beat", index)  # the first before any call, as `consumer.app.run`
+            begin = at + self.spec.start_spread * order / count
+            self.push(begin, "beat", index)  # the first before any call, as `consumer.app.run`
             for _ in range(self.spec.concurrency):
-                self.push(at, "slot", index)
+                self.push(begin, "slot", index)
 
     def busy(self) -> bool:
-        return self.left > 0 or any(w.retries for w in self.workers if w.alive)
+        # Until every command a live worker holds is applied (a dead worker's are lost here).
+        return self.left > 0 or any(
+            w.retries or w.waiting or w.calls for w in self.workers if w.alive
+        )
 
     def loop(self) -> Result:
         spec = self.spec
@@ -239,6 +245,7 @@ class _Run:
 
     def on_send(self, at: float, index: int, worker: _Worker) -> None:
         ok = self.bucket.take(at)
+        worker.calls += 1
         self.result.calls_at.append((at, not ok))
         reply = at + self.spec.latency
         self.push(reply, "ok" if ok else "throttled", index)
@@ -246,11 +253,13 @@ class _Run:
 
     def on_ok(self, at: float, index: int, worker: _Worker) -> None:
         self.sent.pop((index, at), None)
+        worker.calls -= 1
         worker.limiter.on_success()
         self.result.done_at.append(at)
         self.push(at, "slot", index)
 
     def on_throttled(self, at: float, index: int, worker: _Worker) -> None:
+        worker.calls -= 1
         worker.limiter.on_throttle(self.sent.pop((index, at), None))
         worker.retries += 1  # the executor tries it again after its next slot
         self.push(at, "slot", index)

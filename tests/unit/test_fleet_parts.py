@@ -4,6 +4,7 @@ the coordinator's back-off, the operator view and the gate the composition root 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from consumer.aws.fleet_table import entry_attributes, parse_item, plan_attribut
 from consumer.aws.fleetrate import (
     UNBOUNDED,
     FleetLaw,
+    LocalConfig,
     LocalLaw,
     Plan,
     Window,
@@ -26,6 +28,7 @@ from consumer.aws.ratelimit import AdaptiveRateLimiter
 from consumer.settings import Settings
 from consumer.tools.fleet import render, summarize
 from tests.fakes import FakeClock
+from tests.support.fleet_sim import Bucket
 
 
 def test_max_min_shares_meet_small_wants_and_split_the_rest_evenly() -> None:
@@ -116,19 +119,35 @@ def test_slow_start_doubles_in_a_fraction_of_a_second_but_only_while_calls_wait(
     assert law.rate == before
 
 
-def test_the_first_throttle_sets_the_rate_to_what_got_through_in_the_last_second() -> None:
+def test_the_first_throttle_measures_the_quota_from_the_last_time_the_bucket_was_full() -> None:
     law = LocalLaw()
-    for step in range(150):  # 15 calls/s for 10 s, then 100/s for the last second
+    for step in range(150):  # 15 calls/s for 10 s, under a quota of 50: the bucket stays full
         law.on_success(now=step / 15, waited=0.0)
-    for step in range(100):
+    for step in range(100):  # then 100/s: the burst (50) and a second's refill (50) run out
         law.on_success(now=10.0 + step / 100, waited=0.0)
     assert law.rate > 1000.0  # slow start ran far past what the bucket holds
     assert law.on_throttle(now=11.0, sent_at=10.99)
-    measured = 100.0 * (1 - law.config.burst_discount)
-    assert law.rate == pytest.approx(measured, abs=2.0)  # not half of a rate the burst hid
+    measured = 50.0 * (1 - law.config.exit_margin)
+    assert law.rate == pytest.approx(measured, rel=0.02)  # not half of a rate the burst hid
     assert not law.slow_start
     assert law.on_throttle(now=11.3, sent_at=11.2)  # from here, the steady cuts
-    assert law.rate == pytest.approx(measured * (1 - law.config.cut), abs=2.0)
+    assert law.rate == pytest.approx(measured * (1 - law.config.cut), rel=0.02)
+
+
+@pytest.mark.parametrize("doubling", [0.15, 0.3, 1.0, 3.0])
+@pytest.mark.parametrize("quota", [5.0, 25.0, 400.0])
+def test_slow_start_leaves_at_the_quota_however_fast_it_ramped(
+    quota: float, doubling: float
+) -> None:
+    bucket = Bucket(quota, quota)  # burst = one second of the quota, full at the start
+    law = LocalLaw(LocalConfig(slow_start_doubling_seconds=doubling))
+    now = 0.0
+    while bucket.take(now):  # a call at every slot of the law's rate, calls waiting throughout
+        law.on_success(now, waited=0.0)
+        now += 1.0 / law.rate
+    law.on_throttle(now, sent_at=now)
+    # Within a call of the quota: the bucket was last full between two calls.
+    assert law.rate == pytest.approx(quota * (1 - law.config.exit_margin), rel=0.05, abs=0.5)
 
 
 def test_a_starting_fleet_steers_alone_and_the_leader_takes_over_a_window_after_a_throttle() -> (
@@ -137,16 +156,25 @@ def test_a_starting_fleet_steers_alone_and_the_leader_takes_over_a_window_after_
     law = FleetLaw()
     plan = law.first()
     assert plan.mode == "startup"
+    assert law.window_seconds(plan) == law.config.startup_window_seconds
     plan = law.decide(plan, Window(1.0, accepted=300.0, throttled=0.0, limited=True))
     assert plan.mode == "startup"  # the workers steer alone, however fast they go
     burst = Window(1.0, accepted=90.0, throttled=40.0, limited=True)
     plan = law.decide(plan, burst)
     assert plan.mode == "startup"  # what got through drew on the burst: no estimate yet
-    plan = law.decide(plan, Window(1.0, accepted=35.0, throttled=0.0, limited=True))
-    assert plan.mode == "startup"  # a quiet window: the workers' laws may have been under it
-    plan = law.decide(plan, Window(1.0, accepted=53.0, throttled=1.0, limited=True, running=49.0))
-    assert (plan.mode, plan.estimate) == ("settle", 49.0)  # what the workers' laws cut to
-    assert plan.rate == pytest.approx(49.0 * (1 - law.config.margin))
+    # A window on, every worker has met its own throttle and holds its measured share.
+    busy = law.decide(plan, Window(1.0, accepted=50.0, throttled=12.0, limited=True, running=70))
+    assert (busy.mode, busy.estimate) == ("cruise", 50.0)  # throttled throughout: the quota
+    assert busy.rate == pytest.approx(50.0 * (1 - law.config.margin))
+    light = Window(1.0, accepted=48.5, throttled=1.0, limited=True, running=49.0)
+    held = law.decide(plan, light)
+    assert (held.mode, held.estimate) == ("cruise", 49.0)  # the laws' sum: a lower bound...
+    starting = replace(light, running=300.0)  # one worker still slow-starting
+    # ...never above what the fleet sent, nor much above what got through, burst spent.
+    assert law.decide(plan, starting).estimate == pytest.approx(48.5 / (1 - law.config.margin))
+    quiet = Window(5.0, accepted=held.rate, throttled=0.0, limited=True)
+    assert law.decide(replace(held, fresh=False), quiet).mode == "probe"  # ...probed at once
+    assert law.decide(replace(busy, fresh=False), quiet).mode == "cruise"
 
 
 def test_while_the_fleet_starts_a_member_runs_its_own_law_and_takes_its_share_after() -> None:
@@ -157,9 +185,31 @@ def test_while_the_fleet_starts_a_member_runs_its_own_law_and_takes_its_share_af
     assert limiter.mode == "fleet"
     assert limiter.rate == 30.0  # the startup plan's even split does not hold it back
     limiter.on_throttle(clock.now)
-    assert limiter.rate == pytest.approx(30.0 * (1 - local.config.cut))  # its own law cut
+    assert limiter.rate == 30.0  # out of slow start: it holds until the fleet takes over
     limiter.assign(12.0, plan_window=3)
     assert limiter.rate == 12.0
+
+
+def test_a_member_of_a_starting_fleet_leaves_slow_start_at_its_first_throttle_then_holds() -> None:
+    clock = FakeClock()
+    local = LocalLaw()
+    limiter = QuotaLimiter(clock, local=local)
+    limiter.assign(2.0, plan_window=0, steer=True)
+    for _ in range(40):  # 20 calls/s for 2 s, each waiting for its slot
+        limiter.waited()
+        clock.now += 0.05
+        limiter.on_success()
+    limiter.on_throttle(clock.now)
+    held = limiter.rate
+    assert held is not None
+    assert not local.slow_start
+    assert held == pytest.approx(40 / 3, rel=0.05)  # 40 calls over 2 s and a second's burst
+    for _ in range(100):
+        limiter.waited()
+        clock.now += 0.1
+        limiter.on_success()
+    limiter.on_throttle(clock.now)
+    assert limiter.rate == held  # neither grown nor cut: the fleet's first decision sees it
 
 
 def test_a_new_rate_applies_to_callers_already_waiting() -> None:

@@ -44,15 +44,16 @@ def test_without_a_table_each_worker_steers_to_the_same_small_throttle_share(
 
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("workers", [1, 3])
-def test_with_no_quota_a_cold_fleet_is_at_full_speed_within_a_second(
+def test_with_no_quota_a_cold_worker_is_at_full_speed_in_a_second_a_fleet_in_three(
     workers: int, shared: bool
 ) -> None:
     # 8 in flight over 20 ms calls: 400 calls/s a worker, about the benchmark's local stack.
-    spec = Spec(workers, math.inf, 2000 * workers, shared=shared, concurrency=8)
+    spec = Spec(workers, math.inf, 4000 * workers, shared=shared, concurrency=8)
     result = run(spec)
     full = workers * spec.concurrency / spec.latency  # calls in flight / call latency
-    assert result.applied_between(1.0, 2.0) >= 0.95 * full
-    assert result.applied_between(2.0, 3.0) >= 0.99 * full
+    ramp = 3.0 if shared else 1.0
+    assert result.applied_between(ramp, ramp + 1.0) >= 0.95 * full
+    assert result.applied_between(ramp + 1.0, ramp + 2.0) >= 0.99 * full
 
 
 @pytest.mark.parametrize("shared", [True, False])
@@ -62,10 +63,11 @@ def test_a_cold_fleet_finds_the_quota_within_two_seconds_and_throttles_little_me
     workers: int, quota: float, shared: bool
 ) -> None:
     result = run(_spec(workers, quota, shared=shared))
-    assert result.applied_between(2.0, 10.0) >= 0.95 * quota
+    # Alone, a worker's steady cuts (15%) grow back slowly: 90% is its bound without a table.
+    assert result.applied_between(2.0, 10.0) >= (0.95 if shared else 0.90) * quota
     startup = sum(throttled for at, throttled in result.calls_at if at < 10.0)
-    # The burst's overshoot, and a few per worker as each one's first cut meets an empty bucket.
-    assert startup <= 1.5 * quota + 3 * workers
+    # The burst's overshoot until each worker meets its first throttle, and a cut or two after.
+    assert startup <= 0.5 * quota + 2 * workers
 
 
 @pytest.mark.parametrize("workers", [1, 3, 5, 10])
