@@ -26,8 +26,8 @@ Two laws, both fed with counts of accepted and throttled calls, never with timer
   briefly, with a probe that grows while it meets no throttle. One fleet-level cut per window
   replaces N uncoordinated cuts. A cold fleet starts with each worker on its own `LocalLaw`: a
   decision a second is too slow to slow-start by, and every worker behind an empty bucket meets
-  its own throttles at once. A later throttled window holds no burst; what got through in it
-  is the estimate the fleet settles upward from, in small steps.
+  its own throttles at once. Each holds the share it measured at its first throttle; a window
+  later the leader takes over from what the fleet measured (see `FleetLaw._start`).
 
 `max_min_shares` splits the fleet's rate between workers: a worker that wants less than an even
 split gets what it wants, the rest is shared evenly by the others.
@@ -183,7 +183,8 @@ class Plan:
     quiet_seconds: float = 0.0  # cruising without a throttle since the last cut
     step: float = 0.0  # the probe's current step above the estimate
     probing: int = 0  # windows the current probe has lasted; startup: throttled windows seen
-    fresh: bool = False  # just taken over: the next window's throttles may predate it
+    fresh: bool = False  # just taken over or cut: a short window checks it (light throttles
+    # in it may predate the decision)
 
 
 def brake_for(plan: Plan, config: FleetConfig) -> float:
@@ -208,18 +209,27 @@ class FleetLaw:
 
     def window_seconds(self, plan: Plan) -> float:
         """How long the window of a decision on ``plan`` lasts."""
-        if plan.mode == "startup":
+        if plan.mode == "startup" or plan.fresh:  # starting, or checking the take-over
             return self.config.startup_window_seconds
         return self.config.window_seconds
+
+    def _busy(self, window: Window) -> bool:
+        """Throttled for much of the window, with calls enough to count: what got through is
+        then the bucket's refill rate, the quota, measured."""
+        config = self.config
+        sent = window.accepted + window.throttled
+        return window.throttled >= config.busy_fraction * sent and (
+            sent * window.seconds >= config.measure_calls
+        )
 
     def first(self) -> Plan:
         return Plan(rate=self.config.initial_rate)
 
     def decide(self, plan: Plan, window: Window) -> Plan:
         nxt = replace(plan, window=plan.window + 1, fresh=False)
-        # Throttles counted in the first window after the take-over were mostly sent before
-        # the workers heard of it.
-        stale = window.throttled > 0 and plan.fresh
+        # Light throttles counted in the short window after the take-over were mostly sent
+        # before the workers heard of it; heavy ones measure the quota whenever they were sent.
+        stale = plan.fresh and window.throttled > 0 and not self._busy(window)
         if plan.mode == "fixed" or stale:
             return nxt
         if plan.mode == "startup":
@@ -249,8 +259,7 @@ class FleetLaw:
         # Throttled throughout, what got through is the bucket's refill rate, the quota; else
         # the laws' sum is a lower bound of it (but for a throttled window, with the burst
         # spent, little more than got through), and the first quiet window probes above it.
-        exact = window.throttled >= config.busy_fraction * sent
-        exact = exact and sent * window.seconds >= config.measure_calls  # calls enough to count
+        exact = self._busy(window)
         bound = min(running, sent)
         if window.throttled > 0:
             bound = min(bound, window.accepted / (1.0 - config.margin))
@@ -312,11 +321,7 @@ class FleetLaw:
         config = self.config
         margin = config.margin
         estimate = plan.estimate if plan.estimate is not None else plan.rate
-        sent = window.accepted + window.throttled
-        # Exact enough only when throttled for much of a window with calls enough to count.
-        busy = window.throttled >= config.busy_fraction * sent
-        busy = busy and sent * window.seconds >= config.measure_calls
-        if busy:
+        if self._busy(window):
             estimate = window.accepted
         elif plan.mode == "probe" and plan.probing > config.probe_flat_windows:
             estimate = max(estimate, window.accepted)  # the quota was raised
@@ -327,7 +332,9 @@ class FleetLaw:
                 estimate * (1.0 - margin), max(window.accepted, estimate * (1.0 - 3 * margin))
             )
         rate = max(config.min_rate, estimate * (1.0 - margin))
-        return Plan(rate=rate, estimate=estimate, mode="cruise", window=number)
+        # Checked a second later: a window that began with a full bucket let its burst through
+        # too, and the next, if still throttled throughout, measures the refill rate alone.
+        return Plan(rate=rate, estimate=estimate, mode="cruise", window=number, fresh=True)
 
 
 def max_min_shares(capacity: float, wants: Mapping[str, float]) -> dict[str, float]:

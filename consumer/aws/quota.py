@@ -6,8 +6,9 @@ at a rate that comes from one of three places:
 - ``fleet``: a share of the fleet's rate, assigned by the `FleetCoordinator` through the shared
   table. A throttle between two assignments brakes this worker at once (``brake``), so the
   fleet stops overshooting before its next decision reaches everyone. While a cold fleet starts
-  (``steer``) the worker runs its own `LocalLaw` instead: slow start is too quick for a fleet
-  decision a second;
+  (``steer``) the worker runs its own `LocalLaw` instead, until its first throttle, then holds
+  the share that throttle measured until the fleet takes over: slow start is too quick for a
+  fleet decision a second;
 - ``local``: its own `LocalLaw`, when there is no table, or while the table cannot be reached
   (starting from the last share: a worker never stops for want of the table);
 - ``fixed``: the configured rate (or unlimited), never adapted.

@@ -43,7 +43,7 @@ def add_parser(sub: Any) -> None:
     dlq = sub.add_parser("dlq", help="inspect and redrive the dead-letter queue")
     dlq.add_argument("--queue-url", default=None, help="source queue; default UNLINK_QUEUE_URL")
     dlq.add_argument("--dlq-url", default=None, help="default UNLINK_DLQ_URL or the RedrivePolicy")
-    dlq.add_argument("--region", default=None)
+    dlq.add_argument("--region", default=None, help="default: AWS_REGION or the profile's")
     dlq.set_defaults(handler=handle)
     ops = dlq.add_subparsers(dest="dlq_command", required=True)
     peek = ops.add_parser("peek", help="list dead letters without consuming them")

@@ -31,7 +31,7 @@ STALE_SECONDS = 15.0
 def add_parser(sub: Any) -> None:
     fleet = sub.add_parser("fleet", help="show the workers sharing the Cognito quota")
     fleet.add_argument("--table", default=None, help="default UNLINK_IDEMPOTENCY_TABLE")
-    fleet.add_argument("--region", default=None)
+    fleet.add_argument("--region", default=None, help="default: AWS_REGION or the profile's")
     fleet.add_argument("--json", action="store_true", help="one JSON object")
     fleet.add_argument(
         "--stale-seconds", type=float, default=STALE_SECONDS, help="heartbeat age of a dead worker"

@@ -72,7 +72,7 @@ class Line:
 def add_parser(sub: Any) -> None:
     send = sub.add_parser("send", help="validate and enqueue commands")
     send.add_argument("--queue-url", default=None, help="default: UNLINK_QUEUE_URL")
-    send.add_argument("--region", default=None)
+    send.add_argument("--region", default=None, help="default: AWS_REGION or the profile's")
     send.add_argument("--file", type=Path, help="a JSON-lines file of commands, one per line")
     send.add_argument("--message-group-id", default=None, help="FIFO queues only")
     send.set_defaults(handler=handle)
