@@ -39,6 +39,7 @@ from consumer.aws.quota import QuotaLimiter
 from consumer.core.clock import Clock
 
 log = structlog.get_logger("consumer.aws.fleet")
+BURST_SECONDS = 1.0  # the bucket's depth in seconds of its quota, as `LocalConfig` assumes
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +209,18 @@ class FleetMember:
         self._base, self._base_at = counts, now
         # While the fleet starts, each entry's share is the rate its own law runs at.
         running = sum(e.share for e in self.live.values() if e.share is not None)
-        window = Window(seconds, accepted, throttled, limited, running or None)
+        window = Window(seconds, accepted, throttled, limited, running or None, self._bound())
         self._publish(self._law.decide(plan, window), wall)
+
+    def _bound(self) -> float | None:
+        """What the fleet got through since its first worker started, over that time plus the
+        bucket's depth (one second): a lower bound of the quota, tight once the bucket runs dry.
+        Each count is as of its worker's heartbeat, so the bound errs low, never high."""
+        if not self.live:
+            return None
+        entries = self.live.values()
+        seconds = max(e.at for e in entries) - min(e.started for e in entries) + BURST_SECONDS
+        return sum(e.successes for e in entries) / seconds if seconds > 0 else None
 
     def _publish(self, plan: Plan, wall: float) -> None:
         old = self.plan.plan if self.plan is not None else None

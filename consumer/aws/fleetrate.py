@@ -170,6 +170,8 @@ class Window:
     throttled: float  # calls/s answered with a throttle
     limited: bool  # some worker's rate held its calls back
     running: float | None = None  # calls/s the workers' own rates add up to, while starting
+    since_start: float | None = None  # the fleet's calls accepted since it started, over the
+    # seconds since plus the bucket's depth: a lower bound of the quota (see `LocalLaw`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +252,8 @@ class FleetLaw:
         if window.throttled == 0 and plan.probing == 0:
             return nxt
         if plan.probing == 0:
-            return replace(nxt, probing=1)
+            # The bucket has just run dry: the fleet's own bound is tight now; kept for later.
+            return replace(nxt, probing=1, estimate=window.since_start)
         if not window.limited and window.throttled == 0:
             return nxt  # short of work: nothing measured
         config = self.config
@@ -263,6 +266,8 @@ class FleetLaw:
         bound = min(running, sent)
         if window.throttled > 0:
             bound = min(bound, window.accepted / (1.0 - config.margin))
+        if plan.estimate is not None:
+            bound = max(bound, plan.estimate)  # workers that started late measured little
         estimate = max(config.min_rate, window.accepted if exact else bound)
         rate = estimate * (1.0 - config.margin)
         quiet = 0.0 if exact else config.max_probe_every_seconds
