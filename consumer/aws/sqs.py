@@ -87,6 +87,20 @@ async def make_visible(client: SQSClient, url: str, messages: list[Message]) -> 
             raise result
 
 
+def _copy_entry(body: str, attributes: dict[str, str], like: Message) -> dict[str, Any]:
+    """A copy of ``like`` with ``attributes``, still in the producer's X-Ray trace (SQS does not
+    count the trace header against the message size)."""
+    entry: dict[str, Any] = {
+        "MessageBody": body,
+        "MessageAttributes": string_attributes(attributes),
+    }
+    if like.aws_trace_header:
+        entry["MessageSystemAttributes"] = {
+            "AWSTraceHeader": {"DataType": "String", "StringValue": like.aws_trace_header}
+        }
+    return entry
+
+
 class SqsQueue:
     """An SQS queue and its DLQ behind one long-lived aiobotocore client."""
 
@@ -127,10 +141,7 @@ class SqsQueue:
     async def send(
         self, body: str, attributes: dict[str, str], *, delay: int, like: Message
     ) -> None:
-        entry: dict[str, Any] = {
-            "MessageBody": body,
-            "MessageAttributes": string_attributes(attributes),
-        }
+        entry = _copy_entry(body, attributes, like)
         if self.is_fifo:
             # FIFO queues have no per-message delay; FIFO retries use visibility instead.
             entry["MessageGroupId"] = like.group_id or "default"
@@ -140,10 +151,7 @@ class SqsQueue:
         await self._sends.submit(entry, entry_size(body, attributes))
 
     async def dead_letter(self, body: str, attributes: dict[str, str], *, like: Message) -> None:
-        entry: dict[str, Any] = {
-            "MessageBody": body,
-            "MessageAttributes": string_attributes(attributes),
-        }
+        entry = _copy_entry(body, attributes, like)
         if self.dlq_url.endswith(".fifo"):
             entry["MessageGroupId"] = like.group_id or "default"
             entry["MessageDeduplicationId"] = f"{like.message_id}-dlq"

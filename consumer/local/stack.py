@@ -28,6 +28,7 @@ from consumer.local.identities import STORE, IdentityStore
 from consumer.local.ledger import Ledger
 from consumer.local.moto_fixes.sqs_serial import install as install_sqs_serial
 from consumer.local.moto_fixes.sqs_speed import install as install_sqs_speed
+from consumer.local.moto_fixes.sqs_trace import install as install_sqs_trace
 from consumer.local.patch import install
 from consumer.local.request_counts import RequestCounts
 
@@ -68,7 +69,8 @@ class LocalStack:
     ) -> None:
         install()
         install_sqs_speed()
-        install_sqs_serial()  # wraps what sqs_speed installed
+        install_sqs_trace()
+        install_sqs_serial()  # wraps what sqs_speed and sqs_trace installed
         self.region = region
         self.ledger = Ledger()
         self.identities: IdentityStore = STORE
