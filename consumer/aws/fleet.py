@@ -39,7 +39,6 @@ from consumer.aws.quota import QuotaLimiter
 from consumer.core.clock import Clock
 
 log = structlog.get_logger("consumer.aws.fleet")
-BURST_SECONDS = 1.0  # the bucket's depth in seconds of its quota, as `LocalConfig` assumes
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +213,13 @@ class FleetMember:
 
     def _bound(self) -> float | None:
         """What the fleet got through since its first worker started, over that time plus the
-        bucket's depth (one second): a lower bound of the quota, tight once the bucket runs dry.
-        Each count is as of its worker's heartbeat, so the bound errs low, never high."""
+        bucket's depth: a lower bound of the quota, tight once the bucket runs dry. Each count
+        is as of its worker's heartbeat, so the bound errs low, never high."""
         if not self.live:
             return None
         entries = self.live.values()
-        seconds = max(e.at for e in entries) - min(e.started for e in entries) + BURST_SECONDS
+        depth = self._law.config.burst_seconds
+        seconds = max(e.at for e in entries) - min(e.started for e in entries) + depth
         return sum(e.successes for e in entries) / seconds if seconds > 0 else None
 
     def _publish(self, plan: Plan, wall: float) -> None:

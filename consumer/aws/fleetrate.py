@@ -62,8 +62,9 @@ class LocalConfig:
 
 
 def local_config(shared: bool) -> LocalConfig:
-    """A fleet sharing a table starts on N such laws at once: each doubles more slowly, so their
-    sum grows about as fast as one worker's and a small quota's empty bucket is not flooded."""
+    """A fleet sharing a table starts on N such laws at once, behind a stack its calls load: it
+    doubles more slowly, so fewer calls leave between the bucket running dry and the first
+    throttle coming back, and a fleet with no quota is still at full speed within seconds."""
     return LocalConfig(slow_start_doubling_seconds=0.3) if shared else LocalConfig()
 
 
@@ -158,6 +159,7 @@ class FleetConfig:
     measure_calls: float = 30.0  # ...given at least this many calls in it
     initial_rate: float = 4.0  # fleet calls/s before anything is known: workers steer alone
     startup_window_seconds: float = 1.0  # while starting the leader looks every heartbeat
+    burst_seconds: float = 1.0  # the bucket's depth in seconds of its quota, as `LocalConfig`'s
     min_rate: float = 0.5
 
 

@@ -211,12 +211,12 @@ class QuotaLimiter:
         self.tally.add(now, 0, 1)
         if (law := self._fed()) is not None:
             law.on_throttle(now, sent_at)
-        elif self.mode == "fleet" and self._law() is None:
-            self.brake()
+        elif self.mode == "fleet":
+            self.brake()  # a no-op while its own law sets the rate
 
     def brake(self) -> None:
         """Runs at the braked share until the fleet cuts (see `assign`)."""
         if self._law() is not None:
-            return  # its own law has cut already
+            return  # its own law sets the rate: it cut, or holds what it measured
         if self._brake < 1.0 and self._braked is None and self._share is not None:
             self._braked = (self._plan_window, self._share)

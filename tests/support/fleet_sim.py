@@ -86,7 +86,6 @@ class Spec:
     quota_changes: tuple[tuple[float, float], ...] = ()  # (time, new quota)
     table_down: tuple[float, float] | None = None  # (from, to)
     max_seconds: float = 3600.0
-    start_spread: float = 0.0  # the workers started together start over this many seconds
 
 
 @dataclass
@@ -156,14 +155,13 @@ class _Run:
         heapq.heappush(self.events, (at, next(self.counter), kind, index))
 
     def start(self, count: int, at: float) -> None:
-        for order in range(count):
+        for _ in range(count):
             index = len(self.workers)
             self.workers.append(_Worker(f"w{index:03d}", self.clock, self.spec))
             self.workers[-1].phase = 0.37 * (index % 7) / 7
-            begin = at + self.spec.start_spread * order / count
-            self.push(begin, "beat", index)  # the first before any call, as `consumer.app.run`
+            self.push(at, "beat", index)  # the first before any call, as `consumer.app.run`
             for _ in range(self.spec.concurrency):
-                self.push(begin, "slot", index)
+                self.push(at, "slot", index)
 
     def busy(self) -> bool:
         # Until every command a live worker holds is applied (a dead worker's are lost here).
