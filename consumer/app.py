@@ -19,7 +19,7 @@ from consumer.aws.dynamo_store import DynamoStore
 from consumer.aws.fleet import FleetMember, FleetTiming
 from consumer.aws.fleet_coordinator import FleetCoordinator
 from consumer.aws.fleet_table import DynamoFleetTable
-from consumer.aws.fleetrate import LocalLaw, local_config
+from consumer.aws.fleetrate import LocalLaw
 from consumer.aws.idempotency import MemoryStore
 from consumer.aws.quota import QuotaLimiter
 from consumer.aws.ratelimit import AdaptiveRateLimiter, AimdConfig, RateLimiter
@@ -67,7 +67,7 @@ def build_rate_limiter(settings: Settings, clock: Clock) -> RateLimiter:
         # worker runs at no more than all of it.
         ceiling = min(settings.fleet_rate_limit, settings.rate_limit or settings.fleet_rate_limit)
         return QuotaLimiter(clock, ceiling=ceiling)
-    local = LocalLaw(local_config(shared=settings.idempotency_table is not None))
+    local = LocalLaw()
     return QuotaLimiter(clock, ceiling=settings.rate_limit, local=local)
 
 

@@ -6,6 +6,8 @@ The same request returns the whole item, so every worker sees every other one at
 The live worker with the smallest id is the leader: once per window it turns the fleet's counts
 into one decision (`FleetLaw`: the fleet's rate and quota estimate) and writes it with its next
 heartbeat. Every worker then takes its max-min fair share of that rate among the live workers.
+A cold fleet (no decision yet) slow-starts one worker, the first started, while the others
+wait; a throttle that any worker met in a probe brakes every worker at its next heartbeat.
 
 A worker is live while its entry keeps changing: an entry that has not changed for
 ``expiry_seconds`` (by this worker's clock, so clock skew between hosts does not matter) belongs
@@ -21,6 +23,7 @@ It never stops for the table and never retries faster than its heartbeat. This m
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -113,6 +116,7 @@ class FleetMember:
         self._fixed = fixed_rate
         self.timing = timing or FleetTiming()
         self.started = clock.time()
+        self._phase = zlib.crc32(member.encode()) / 2**32  # its place in a slot, fleet-wide
         self._seq = 0
         self._seen: dict[str, tuple[float, float]] = {}  # member -> (its `at`, our monotonic)
         self.live: dict[str, MemberEntry] = {}
@@ -123,6 +127,7 @@ class FleetMember:
         self._base: dict[str, tuple[int, int, float]] | None = None  # the leader's window start
         self._rates: dict[str, tuple[float, float]] = {}  # member -> (accepted, throttled)/s
         self._base_at = 0.0
+        self._throttles: dict[str, int] = {}  # member -> its throttles at the last heartbeat
 
     def entry(self) -> MemberEntry:
         now = self._clock.monotonic()
@@ -168,6 +173,12 @@ class FleetMember:
         self._seen = {m: s for m, s in self._seen.items() if m in view.members}
         self.live = live
         self.plan = view.plan
+        throttled = any(
+            e.throttles > self._throttles.get(m, e.throttles)
+            for m, e in live.items()
+            if m != self.member  # its own throttles brake it as they come
+        )
+        self._throttles = {m: e.throttles for m, e in live.items()}
         if self.leader == self.member:
             self.dead = dead
             self._lead(now, wall)
@@ -175,6 +186,10 @@ class FleetMember:
             self.dead = []
             self._base = None
         self._assign()
+        if throttled and self.plan is not None and self.plan.plan.mode == "probe":
+            # The probe found the quota: every worker brakes, not only the ones throttled
+            # (one by one, each of N workers would meet a throttle of its own first).
+            self.limiter.brake()
 
     def _lead(self, now: float, wall: float) -> None:
         plan = self.plan.plan if self.plan is not None else None
@@ -206,10 +221,30 @@ class FleetMember:
         self._rates = {m: r for m, r in self._rates.items() if m in counts}
         limited = any(math.isinf(e.want) for e in self.live.values())
         self._base, self._base_at = counts, now
-        # While the fleet starts, each entry's share is the rate its own law runs at.
+        # While the fleet starts, the prober's share is the rate its own law runs at.
         running = sum(e.share for e in self.live.values() if e.share is not None)
-        window = Window(seconds, accepted, throttled, limited, running or None, self._bound())
+        prober = self.live.get(self.prober)
+        window = Window(
+            seconds,
+            accepted,
+            throttled,
+            limited,
+            running or None,
+            self._bound(),
+            prober_limited=prober is None or math.isinf(prober.want),
+            throttled_since_start=any(e.throttles for e in self.live.values()),
+            # Out of slow start at its first throttle, it holds what that throttle measured.
+            held=prober.share if prober is not None and prober.throttles else None,
+        )
         self._publish(self._law.decide(plan, window), wall)
+
+    @property
+    def prober(self) -> str:
+        """The worker that slow-starts for a cold fleet: the first started (then the smallest
+        id). Every worker reads the same entries, so they agree without a word; one started
+        earlier but heard of later takes over at the next heartbeat."""
+        first = min([(e.started, m) for m, e in self.live.items()] + [(self.started, self.member)])
+        return first[1]
 
     def _bound(self) -> float | None:
         """What the fleet got through since its first worker started, over that time plus the
@@ -240,15 +275,23 @@ class FleetMember:
             )
 
     def _assign(self) -> None:
-        # Before the leader's first decision arrives: an even split of the first plan.
+        # Before the leader's first decision arrives: the first plan.
         plan = self.plan.plan if self.plan is not None else self._law.first()
-        wants = {m: e.want for m, e in self.live.items()}
+        starting = plan.mode == "startup"
+        # A cold fleet: the prober slow-starts on its own law, the others share the plan.
+        prober = self.prober if starting else None
+        wants = {m: e.want for m, e in self.live.items() if m != prober}
         wants[self.member] = self.limiter.want()
         share = max_min_shares(plan.rate, wants)[self.member]
         config = self._law.config
+        # The others of a cold fleet may wait for nothing: a call of theirs would spend the
+        # bucket's burst the prober measures the quota by.
+        floor = 0.0 if starting else config.min_rate / 4
         self.limiter.assign(
-            max(share, config.min_rate / 4),
+            max(share, floor),
             plan.window,
             brake=brake_for(plan, config),
-            steer=plan.mode == "startup",  # a cold fleet: each worker slow-starts on its own
+            steer=prober == self.member,
+            starting=starting,
+            phase=self._phase,
         )

@@ -9,25 +9,30 @@ Two laws, both fed with counts of accepted and throttled calls, never with timer
   whatever the number of workers, and as every worker moves by the same factors the fleet
   converges on the quota without talking. The raise grows the longer nothing is throttled (a
   raised quota is found in seconds) and starts small again after each cut. A cold worker
-  slow-starts, doubling every 0.15 s while calls wait for their slot (TCP doubles per round
-  trip; a faster doubling only fills the quota's empty bucket with more calls in flight by the
-  time the first throttle answers): with no quota it is at a few hundred calls/s within a
-  second. Its first throttle measures the quota instead of halving a rate the bucket's burst
-  let run far past it: a bucket that was full at some time ``t`` can have let through at most
-  ``quota * (now - t + burst_seconds)`` calls since, and it has just run dry, so for every
-  earlier ``t`` the calls accepted since, over ``now - t + burst_seconds``, are a lower bound
-  of the quota, exact at the last moment the bucket was full. The largest of these bounds is
-  the rate it goes on at. In a fleet each worker's own calls give its share of that bound
-  (every sender behind an empty bucket sees the same throttled share). A low guess would be
-  mended only by slow growth, refilling the bucket, which then hides the next overshoot.
+  slow-starts, doubling while calls wait for their slot every 0.15 s or every five round trips
+  if slower: the bucket's burst lets the rate run past the quota unseen, and every call sent
+  in the round trip before the first throttle comes back is another throttle, so the overshoot
+  is the same share of the quota at any answer time. With no quota and quick answers it is at
+  a few hundred calls/s within a second. Its first throttle measures the quota instead of
+  halving a rate the bucket's burst let run far past it: a bucket that was full at some time
+  ``t`` can have let through at most ``quota * (now - t + burst_seconds)`` calls since, and it
+  has just run dry, so for every earlier ``t`` the calls accepted since, over
+  ``now - t + burst_seconds``, are a lower bound of the quota, exact at the last moment the
+  bucket was full. The largest of these bounds is the rate it goes on at. Among workers on
+  their own, each one's calls give its share of that bound (every sender behind an empty
+  bucket sees the same throttled share). A low guess would be mended only by slow growth,
+  refilling the bucket, which then hides the next overshoot.
 - `FleetLaw`, one decision per window for the whole fleet (the table's leader takes it): while
   the fleet is throttled, the bucket's refill rate is the fleet's accepted rate, which is the
   quota estimate; the fleet then cruises just below it and probes above it on a schedule,
   briefly, with a probe that grows while it meets no throttle. One fleet-level cut per window
-  replaces N uncoordinated cuts. A cold fleet starts with each worker on its own `LocalLaw`: a
-  decision a second is too slow to slow-start by, and every worker behind an empty bucket meets
-  its own throttles at once. Each holds the share it measured at its first throttle; a window
-  later the leader takes over from what the fleet measured (see `FleetLaw._start`).
+  replaces N uncoordinated cuts; in a probe, one worker's throttle brakes every worker at its
+  next heartbeat. A cold fleet slow-starts as one sender: one worker (the first started) on
+  its own `LocalLaw`, the others waiting. A decision a second is too slow to
+  slow-start by, and N workers slow-starting at once are N senders that each go on doubling
+  until their own first throttle comes back: N times one worker's overshoot, and more, as
+  each sees only its share of the throttles. The prober holds the quota its first throttle
+  measured; a window later the leader takes over and splits it (see `FleetLaw._start`).
 
 `max_min_shares` splits the fleet's rate between workers: a worker that wants less than an even
 split gets what it wants, the rest is shared evenly by the others.
@@ -54,18 +59,13 @@ class LocalConfig:
     limited_seconds: float = 2.0  # a call waited this recently: steady growth may go on
     initial_rate: float = 4.0  # calls/s before anything is known: then slow start
     slow_start_doubling_seconds: float = 0.15  # until the first throttle: doubles this often...
+    slow_start_round_trips: float = 5.0  # ...or once per this many round trips, if slower...
     slow_start_limited_seconds: float = 0.3  # ...while a call waited for its slot this recently
+    round_trip_smoothing: float = 0.2  # the round trip: a moving average of the answers' times
     burst_seconds: float = 1.0  # the bucket's depth in seconds of its quota, for the first...
     history_seconds: float = 10.0  # ...throttle's measurement over at most this much history,
     exit_margin: float = 0.0  # ...less this share of it
     min_rate: float = 0.5
-
-
-def local_config(shared: bool) -> LocalConfig:
-    """A fleet sharing a table starts on N such laws at once, behind a stack its calls load: it
-    doubles more slowly, so fewer calls leave between the bucket running dry and the first
-    throttle coming back, and a fleet with no quota is still at full speed within seconds."""
-    return LocalConfig(slow_start_doubling_seconds=0.3) if shared else LocalConfig()
 
 
 class LocalLaw:
@@ -79,6 +79,21 @@ class LocalLaw:
         self._last_grow: float | None = None
         self._quiet_calls = 0
         self._accepted: deque[float] = deque()  # success times in slow start (history_seconds)
+        self.round_trip: float | None = None
+
+    def on_answer(self, seconds: float) -> None:
+        """An answer came back ``seconds`` after its call left."""
+        if self.round_trip is None:
+            self.round_trip = seconds
+        else:
+            self.round_trip += self.config.round_trip_smoothing * (seconds - self.round_trip)
+
+    def doubling_seconds(self) -> float:
+        """How often slow start doubles: every calls sent in the round trip before the first
+        throttle comes back are more throttles, so a slow answer slows the doubling."""
+        config = self.config
+        round_trips = config.slow_start_round_trips * (self.round_trip or 0.0)
+        return max(config.slow_start_doubling_seconds, round_trips)
 
     def __repr__(self) -> str:
         phase = "slow-start" if self.slow_start else "steady"
@@ -104,7 +119,7 @@ class LocalLaw:
             if last is not None and waited <= config.slow_start_limited_seconds:
                 # Growth for the time since the last success, while calls waited throughout.
                 held = min(now - last, config.slow_start_limited_seconds)
-                self.rate *= 2.0 ** (held / config.slow_start_doubling_seconds)
+                self.rate *= 2.0 ** (held / self.doubling_seconds())
             return
         if waited > config.limited_seconds or last is None:
             return
@@ -156,9 +171,14 @@ class FleetConfig:
     probe_growth: float = 2.0  # ...then each quiet window multiplies the step...
     max_probe_step: float = 4.0  # ...up to this
     busy_fraction: float = 0.1  # throttled share of a window that makes its measurement exact
+    delivered: float = 0.95  # a quiet window that got less of the plan's rate through than
+    # this did not test it (the fleet's own ceiling, not the quota's): no creep, no growth
     measure_calls: float = 30.0  # ...given at least this many calls in it
-    initial_rate: float = 4.0  # fleet calls/s before anything is known: workers steer alone
+    startup_rate: float = 0.0  # calls/s the others share while one worker slow-starts...
+    join_rate: float = 4.0  # ...and at least this once it can send no more (say, short of work)
     startup_window_seconds: float = 1.0  # while starting the leader looks every heartbeat
+    check_window_seconds: float = 2.0  # a take-over or cut is checked this soon: the others'
+    # heartbeats lag the leader's by up to one, so a second's counts are half the last one's
     burst_seconds: float = 1.0  # the bucket's depth in seconds of its quota, as `LocalConfig`'s
     min_rate: float = 0.5
 
@@ -174,6 +194,9 @@ class Window:
     running: float | None = None  # calls/s the workers' own rates add up to, while starting
     since_start: float | None = None  # the fleet's calls accepted since it started, over the
     # seconds since plus the bucket's depth: a lower bound of the quota (see `LocalLaw`)
+    prober_limited: bool = True  # the worker slow-starting for a cold fleet could send more
+    throttled_since_start: bool = False  # some worker has met a throttle since it started
+    held: float | None = None  # the prober's rate once its first throttle measured the quota
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +217,10 @@ class Plan:
 def brake_for(plan: Plan, config: FleetConfig) -> float:
     """What a worker's share falls to at its first throttle under ``plan``, before the fleet
     decides: back to where the plan came from (the estimate)."""
-    if plan.mode in ("startup", "fixed"):
-        return 1.0  # starting, each worker's own law cuts; a configured rate never brakes
+    if plan.mode == "fixed":
+        return 1.0  # a configured rate never brakes
+    if plan.mode == "startup":
+        return 0.5  # the others, joining a slow start that doubles each window
     if plan.mode == "probe":
         return (1.0 - config.margin) / (1.0 + plan.step)
     return 0.95
@@ -213,8 +238,10 @@ class FleetLaw:
 
     def window_seconds(self, plan: Plan) -> float:
         """How long the window of a decision on ``plan`` lasts."""
-        if plan.mode == "startup" or plan.fresh:  # starting, or checking the take-over
+        if plan.mode == "startup":
             return self.config.startup_window_seconds
+        if plan.fresh:  # checking a take-over or a cut
+            return self.config.check_window_seconds
         return self.config.window_seconds
 
     def _busy(self, window: Window) -> bool:
@@ -227,7 +254,7 @@ class FleetLaw:
         )
 
     def first(self) -> Plan:
-        return Plan(rate=self.config.initial_rate)
+        return Plan(rate=self.config.startup_rate)
 
     def decide(self, plan: Plan, window: Window) -> Plan:
         nxt = replace(plan, window=plan.window + 1, fresh=False)
@@ -245,13 +272,22 @@ class FleetLaw:
         return self._cruise(plan, window, nxt)
 
     def _start(self, plan: Plan, window: Window, nxt: Plan) -> Plan:
-        """Workers slow-start alone and leave it at their first throttle, each at its measured
-        share of the quota (their sum is the quota, measured); the leader looks every
-        heartbeat and takes over a window after the first throttled one, when every worker
-        has met its own, from what their laws run at: no more than the fleet sent then, in
-        case one of them was still starting."""
-        # The plan's rate stays as it is meanwhile: nobody runs at it, so nothing is written.
-        if window.throttled == 0 and plan.probing == 0:
+        """One worker slow-starts for the fleet while the others share the plan's small rate;
+        it leaves slow start at its first throttle at the quota it measured. The leader looks
+        every heartbeat and takes over a window after the first throttled one from what the
+        workers run at: no more than the fleet sent then. A prober that can send no more
+        before any throttle (its own ceiling, not the quota's) has the others join in, their
+        rate doubling each window, never past twice what the fleet got through, until the
+        first throttle."""
+        met = window.throttled > 0 or window.throttled_since_start
+        if not met and plan.probing == 0:
+            if window.limited and not window.prober_limited:
+                # Doubling, but never past twice what got through: a stack that carries no
+                # more would otherwise let the rate run up unseen, then burst.
+                rate = window.accepted
+                if plan.rate > 0.0:
+                    rate = max(plan.rate, min(2.0 * plan.rate, 2.0 * window.accepted))
+                return replace(nxt, rate=max(self.config.join_rate, rate))
             return nxt
         if plan.probing == 0:
             # The bucket has just run dry: the fleet's own bound is tight now; kept for later.
@@ -265,9 +301,13 @@ class FleetLaw:
         # the laws' sum is a lower bound of it (but for a throttled window, with the burst
         # spent, little more than got through), and the first quiet window probes above it.
         exact = self._busy(window)
-        bound = min(running, sent)
-        if window.throttled > 0:
-            bound = min(bound, window.accepted / (1.0 - config.margin))
+        if window.held is not None and plan.rate == 0.0:
+            bound = window.held  # the quota as one sender measured it (a window's count of
+            # calls is a call or so off, a tenth of a quota of 10/s)
+        else:
+            bound = min(running, sent)
+            if window.throttled > 0:
+                bound = min(bound, window.accepted / (1.0 - config.margin))
         if plan.estimate is not None:
             bound = max(bound, plan.estimate)  # workers that started late measured little
         estimate = max(config.min_rate, window.accepted if exact else bound)
@@ -288,6 +328,10 @@ class FleetLaw:
         config = self.config
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = plan.quiet_seconds + window.seconds
+        # A call a window less is the counts' noise; more, and what the fleet can send, not the
+        # quota, held it back: a rate it did not reach says nothing of the quota, and raising
+        # the estimate or the probe's step would only let a burst through later.
+        reached = window.accepted + 1.0 / window.seconds >= config.delivered * plan.rate
         every = min(
             config.max_probe_every_seconds,
             max(config.probe_every_seconds, config.probe_calls / max(estimate, 1e-9)),
@@ -296,6 +340,8 @@ class FleetLaw:
             # Creep up meanwhile: a low measurement does not hold the fleet down until the
             # next probe, and creeping past the quota empties the burst slowly, a throttle or
             # two at a time.
+            if not reached:
+                return replace(nxt, quiet_seconds=quiet)
             estimate *= 1.0 + config.creep
             rate = estimate * (1.0 - config.margin)
             return replace(nxt, rate=rate, estimate=estimate, quiet_seconds=quiet)
@@ -303,6 +349,8 @@ class FleetLaw:
         # that still meets no throttle means the quota was raised: the step then grows.
         probing = plan.probing + 1 if plan.mode == "probe" else 1
         step = plan.step if plan.mode == "probe" else config.probe_step
+        if plan.mode == "probe" and not reached:
+            return replace(nxt, quiet_seconds=quiet)  # the same probe again
         if probing > config.probe_flat_windows:
             step = min(config.max_probe_step, step * config.probe_growth)
         return replace(

@@ -85,9 +85,12 @@ class AttemptPacing:
         exception: object = None,
         **_: Any,
     ) -> None:
+        sent_at = (context or {}).get(SENT_AT)
+        sent_at = sent_at if isinstance(sent_at, float) else None
+        if sent_at is not None:
+            self._limiter.on_answer(self._now() - sent_at)
         if is_throttle(parsed_response):
-            sent_at = (context or {}).get(SENT_AT)
-            self._limiter.on_throttle(sent_at if isinstance(sent_at, float) else None)
+            self._limiter.on_throttle(sent_at)
         if context is None:
             return
         if context.get(LOST) and isinstance(parsed_response, dict):

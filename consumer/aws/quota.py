@@ -5,10 +5,10 @@ at a rate that comes from one of three places:
 
 - ``fleet``: a share of the fleet's rate, assigned by the `FleetCoordinator` through the shared
   table. A throttle between two assignments brakes this worker at once (``brake``), so the
-  fleet stops overshooting before its next decision reaches everyone. While a cold fleet starts
-  (``steer``) the worker runs its own `LocalLaw` instead, until its first throttle, then holds
-  the share that throttle measured until the fleet takes over: slow start is too quick for a
-  fleet decision a second;
+  fleet stops overshooting before its next decision reaches everyone. While a cold fleet starts,
+  the worker that slow-starts for it (``steer``) runs its own `LocalLaw` instead, until its
+  first throttle, then holds the quota that throttle measured until the fleet takes over: slow
+  start is too quick for a fleet decision a second;
 - ``local``: its own `LocalLaw`, when there is no table, or while the table cannot be reached
   (starting from the last share: a worker never stops for want of the table);
 - ``fixed``: the configured rate (or unlimited), never adapted.
@@ -30,6 +30,7 @@ from consumer.core.clock import Clock
 LIMITED_SECONDS = 2.0  # a call waited for its slot this recently: the rate holds calls back
 RECENT_SECONDS = 60.0  # the operator view's "last minute"
 BRAKE = 0.9  # by default a throttle between two fleet decisions cuts the share to this
+NAP_SECONDS = 0.2  # a caller waiting for its slot looks at the rate again this often
 
 
 @dataclass(slots=True)
@@ -79,7 +80,8 @@ class QuotaLimiter:
         self._local = local
         self.mode = "local" if local is not None else "fixed"
         self._share: float | None = None
-        self._steering = False  # a fleet member on its own law while the fleet starts
+        self._steering = False  # the fleet member on its own law while the fleet starts
+        self._starting = False  # the fleet is starting: this worker's law has not run yet
         self._plan_window = -1
         self._braked: tuple[int, float] | None = None  # (plan window, share) when it braked
         self._brake = BRAKE
@@ -122,41 +124,61 @@ class QuotaLimiter:
     # -- the coordinator's side ------------------------------------------------------------
 
     def assign(
-        self, share: float, plan_window: int, *, brake: float = BRAKE, steer: bool = False
+        self,
+        share: float,
+        plan_window: int,
+        *,
+        brake: float = BRAKE,
+        steer: bool = False,
+        starting: bool = False,
+        phase: float = 0.0,
     ) -> None:
         """A share of the fleet's rate from decision ``plan_window``.
 
         A throttle multiplies the share by ``brake`` at once (1: never, for a configured fleet
         rate), before the fleet's decision can reach this worker; the brake holds until that
         decision arrives (a lower share: the fleet cut) or, at the latest, three decisions on.
-        ``steer``: the fleet is starting; the worker's own law sets its rate until a share does.
+        ``steer``: the fleet is starting and this worker slow-starts for it: its own law sets
+        its rate until a share does. ``starting`` without ``steer``: one of the others, whose
+        share may be nil; when one arrives, its first call goes ``phase`` (0-1) of a slot from
+        now, so the others released at once do not spend the bucket's burst together.
         """
         if self._braked is not None:
             window, braked_share = self._braked
             if share < braked_share or plan_window >= window + 3:
                 self._braked = None
+        held = self.mode == "fleet" and self.rate == 0.0
         self.mode = "fleet"
         self._steering = steer
+        self._starting = starting and not steer
         self._brake = brake
         self._share = share
         self._plan_window = plan_window
+        if held and share > 0.0:
+            self._last_grant = self._clock.monotonic() - (1.0 - phase) / share
 
     def detach(self) -> None:
         """The table is unreachable: the local law takes over from the current rate."""
         if self.mode != "fleet" or self._local is None:
             return
         rate = self.rate
-        if rate is not None and not self._steering:  # else its own law is running already
+        # Its own law is running already (the prober), or slow-starts now (the others of a
+        # starting fleet: their trickle is no rate to go on from).
+        if rate is not None and not self._steering and not self._starting:
             self._local.restart_from(rate, self._clock.monotonic())
         self.mode = "local"
 
-    def limited(self) -> bool:
-        """A call waited for its slot lately: more rate would be used."""
-        return self._clock.monotonic() - self._paced_at <= LIMITED_SECONDS
+    def limited(self, seconds: float | None = None) -> bool:
+        """A call waited for its slot lately (``LIMITED_SECONDS``): more rate would be used."""
+        recent = LIMITED_SECONDS if seconds is None else seconds
+        return self._clock.monotonic() - self._paced_at <= recent
 
     def want(self) -> float:
-        """Calls/s this worker could use: unbounded while its rate holds calls back."""
-        if self.limited():
+        """Calls/s this worker could use: unbounded while its rate holds calls back (in slow
+        start, while it grows: a prober that stopped growing says so at its next heartbeat)."""
+        law = self._law()
+        recent = law.config.slow_start_limited_seconds if law and law.slow_start else None
+        if self.limited(recent):
             return UNBOUNDED
         ok, thr = self.tally.recent(self._clock.monotonic(), 10.0)
         return max(1.0, 1.5 * (ok + thr) / 10.0)
@@ -168,6 +190,8 @@ class QuotaLimiter:
         rate = self.rate
         if rate is None:
             return -math.inf
+        if rate <= 0.0:
+            return math.inf  # held until a share arrives
         return self._last_grant + 1.0 / rate
 
     def grant(self) -> None:
@@ -175,7 +199,7 @@ class QuotaLimiter:
         now = self._clock.monotonic()
         due = self.due()
         rate = self.rate
-        gap = 1.0 / rate if rate is not None else 0.0
+        gap = 1.0 / rate if rate else 0.0
         self._last_grant = due if now - due < gap else now
 
     def waited(self) -> None:
@@ -185,10 +209,12 @@ class QuotaLimiter:
     async def acquire(self) -> None:
         # One caller at a time waits for the next slot, and re-reads the rate when it wakes:
         # callers queued behind it never hold slots computed from a rate that has since changed.
+        # It naps rather than sleeping until a slot computed from a low rate: a raised share
+        # (the fleet taking over from a trickle) applies within a nap.
         async with self._turn:
             while (wait := self.due() - self._clock.monotonic()) > 0:
                 self.waited()
-                await self._clock.sleep(wait)
+                await self._clock.sleep(min(wait, NAP_SECONDS))
             self.grant()
 
     def _fed(self) -> LocalLaw | None:
@@ -205,6 +231,10 @@ class QuotaLimiter:
         self.tally.add(now, 1, 0)
         if (law := self._fed()) is not None:
             law.on_success(now, now - self._paced_at)
+
+    def on_answer(self, seconds: float) -> None:
+        if self._local is not None:
+            self._local.on_answer(seconds)  # the round trip sets how fast slow start may go
 
     def on_throttle(self, sent_at: float | None = None) -> None:
         now = self._clock.monotonic()

@@ -45,6 +45,10 @@ class RateLimiter(Protocol):
         """A call was throttled; ``sent_at`` (monotonic) is when it left, if known."""
         ...
 
+    def on_answer(self, seconds: float) -> None:
+        """An attempt's answer, whatever it was, came back ``seconds`` after it left."""
+        ...
+
 
 @dataclass(slots=True)
 class AimdConfig:
@@ -131,6 +135,9 @@ class AdaptiveRateLimiter:
         )
         raised = self._rate + step * min(elapsed, 1.0)
         self._rate = raised if self._ceiling is None else min(self._ceiling, raised)
+
+    def on_answer(self, seconds: float) -> None:
+        pass  # its growth is per second, whatever the round trip
 
     def on_throttle(self, sent_at: float | None = None) -> None:
         self.throttles += 1

@@ -24,6 +24,7 @@ class RecordingLimiter:
     throttles: int = 0
     sent_at: list[float | None] = field(default_factory=list)
     successes: int = 0
+    answers: list[float] = field(default_factory=list)  # each attempt's round trip
     rate: float | None = field(default=None)
 
     async def acquire(self) -> None:
@@ -37,6 +38,9 @@ class RecordingLimiter:
     def on_throttle(self, sent_at: float | None = None) -> None:
         self.throttles += 1
         self.sent_at.append(sent_at)
+
+    def on_answer(self, seconds: float) -> None:
+        self.answers.append(seconds)
 
 
 def two_developer_commands(

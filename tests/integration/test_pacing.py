@@ -43,5 +43,8 @@ async def test_a_retried_throttle_waits_for_a_slot_and_is_reported(
     assert started < limiter.sent_at[0] < time.monotonic()  # with the time its attempt left
     assert limiter.acquires == 3  # two first attempts and the retry
     assert limiter.successes == 2
+    # Every attempt's round trip, the retry's without its wait for a slot: slow start's pace.
+    assert len(limiter.answers) == 3
+    assert all(0.0 < seconds < limiter.wait_s / 2 for seconds in limiter.answers)
     applied = {e.key for e in stack.ledger.applied()}
     assert {first.developer_user_identifier, second.developer_user_identifier} <= applied

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from consumer.aws.fleet import FleetMember, FleetTiming, FleetView, MemberEntry, PlanRecord
-from consumer.aws.fleetrate import LocalLaw, local_config
-from consumer.aws.quota import QuotaLimiter
+from consumer.aws.fleetrate import LocalLaw
+from consumer.aws.quota import NAP_SECONDS, QuotaLimiter
 
 
 class SimClock:
@@ -121,7 +121,7 @@ class _Worker:
         if spec.fixed_rate is not None:
             self.limiter = QuotaLimiter(clock, ceiling=spec.fixed_rate)
         else:
-            self.limiter = QuotaLimiter(clock, local=LocalLaw(local_config(spec.shared)))
+            self.limiter = QuotaLimiter(clock, local=LocalLaw())
         self.member: FleetMember | None = None
         self.phase = 0.0  # heartbeats are spread over the second
         if spec.shared:
@@ -222,22 +222,22 @@ class _Run:
         worker.waiting += 1
         if not worker.granting:
             worker.granting = True
-            self.push(max(at, worker.limiter.due()), "grant", index)
+            self.push(max(at, min(worker.limiter.due(), at + NAP_SECONDS)), "grant", index)
 
     def on_grant(self, at: float, index: int, worker: _Worker) -> None:
         """`QuotaLimiter.acquire`: one caller at a time, re-reading the rate when it wakes."""
         limiter = worker.limiter
         due = limiter.due()
-        if due > at + 1e-9:  # the rate fell since: wait for the new slot
+        if due > at + 1e-9:  # the rate fell since (or is nil): nap towards the new slot
             limiter.waited()
-            self.push(due, "grant", index)
+            self.push(min(due, at + NAP_SECONDS), "grant", index)
             return
         limiter.grant()
         worker.waiting -= 1
         self.push(at, "send", index)
         if worker.waiting > 0:
             limiter.waited()
-            self.push(max(at, limiter.due()), "grant", index)
+            self.push(max(at, min(limiter.due(), at + NAP_SECONDS)), "grant", index)
         else:
             worker.granting = False
 
@@ -252,12 +252,14 @@ class _Run:
     def on_ok(self, at: float, index: int, worker: _Worker) -> None:
         self.sent.pop((index, at), None)
         worker.calls -= 1
+        worker.limiter.on_answer(self.spec.latency)
         worker.limiter.on_success()
         self.result.done_at.append(at)
         self.push(at, "slot", index)
 
     def on_throttled(self, at: float, index: int, worker: _Worker) -> None:
         worker.calls -= 1
+        worker.limiter.on_answer(self.spec.latency)
         worker.limiter.on_throttle(self.sent.pop((index, at), None))
         worker.retries += 1  # the executor tries it again after its next slot
         self.push(at, "slot", index)

@@ -23,7 +23,7 @@ from consumer.aws.fleetrate import (
     fixed_plan,
     max_min_shares,
 )
-from consumer.aws.quota import QuotaLimiter
+from consumer.aws.quota import NAP_SECONDS, QuotaLimiter
 from consumer.aws.ratelimit import AdaptiveRateLimiter
 from consumer.settings import Settings
 from consumer.tools.fleet import render, summarize
@@ -64,9 +64,10 @@ def test_cruise_creeps_then_probes_on_a_schedule_and_the_probe_grows_while_unthr
     law = FleetLaw()
     config = law.config
     plan = Plan(rate=24.5, estimate=25.0, mode="cruise")
-    quiet = Window(config.window_seconds, accepted=24.5, throttled=0.0, limited=True)
     modes = []
     for _ in range(int(config.max_probe_every_seconds / config.window_seconds) + 6):
+        # Quiet windows that got the plan's rate through, whatever it was.
+        quiet = Window(config.window_seconds, accepted=plan.rate, throttled=0.0, limited=True)
         plan = law.decide(plan, quiet)
         modes.append((plan.mode, round(plan.step, 2)))
     assert modes[0] == ("cruise", 0.0)
@@ -75,6 +76,19 @@ def test_cruise_creeps_then_probes_on_a_schedule_and_the_probe_grows_while_unthr
     assert probes[config.probe_flat_windows] == 2 * config.probe_step
     cruising = sum(1 for mode, _ in modes if mode == "cruise")
     assert plan.estimate == pytest.approx(25.0 * (1 + config.creep) ** cruising)  # crept only
+
+
+def test_a_rate_the_fleet_did_not_reach_is_neither_crept_past_nor_probed_further() -> None:
+    law = FleetLaw()
+    config = law.config
+    cruise = Plan(rate=49.0, estimate=50.0, mode="cruise")
+    short = Window(config.window_seconds, accepted=44.0, throttled=0.0, limited=True)
+    assert law.decide(cruise, short).estimate == 50.0  # the stack, not the quota, held it
+    probe = Plan(rate=54.0, estimate=50.0, mode="probe", step=0.08, probing=4)
+    again = law.decide(probe, short)
+    assert (again.mode, again.rate, again.step) == ("probe", 54.0, 0.08)
+    reached = replace(short, accepted=54.0)
+    assert law.decide(probe, reached).step == 0.16
 
 
 def test_a_fleet_short_of_work_does_not_raise_its_rate() -> None:
@@ -117,6 +131,20 @@ def test_slow_start_doubles_in_a_fraction_of_a_second_but_only_while_calls_wait(
     before = law.rate
     law.on_success(now=1.0, waited=1.0)  # no call waited lately: the rate is not what holds back
     assert law.rate == before
+
+
+def test_slow_answers_slow_the_doubling_to_once_per_five_round_trips() -> None:
+    law = LocalLaw()
+    config = law.config
+    law.on_answer(0.01)
+    assert law.doubling_seconds() == config.slow_start_doubling_seconds  # quick: its floor
+    for _ in range(50):
+        law.on_answer(0.2)  # the answers' moving average follows them
+    assert law.doubling_seconds() == pytest.approx(config.slow_start_round_trips * 0.2, rel=1e-3)
+    law.on_success(now=0.0, waited=0.0)
+    for step in range(1, 101):  # a second of successes, calls waiting throughout
+        law.on_success(now=step / 100, waited=0.0)
+    assert law.rate == pytest.approx(2 * config.initial_rate, rel=0.01)
 
 
 def test_the_first_throttle_measures_the_quota_from_the_last_time_the_bucket_was_full() -> None:
@@ -210,6 +238,108 @@ def test_a_member_of_a_starting_fleet_leaves_slow_start_at_its_first_throttle_th
         limiter.on_success()
     limiter.on_throttle(clock.now)
     assert limiter.rate == held  # neither grown nor cut: the fleet's first decision sees it
+
+
+def _starting(member: str, started: float, clock: FakeClock, **changes: Any) -> MemberEntry:
+    return _entry(member, clock.time(), started=started, successes=0, throttles=0, **changes)
+
+
+def test_a_cold_fleet_slow_starts_one_worker_the_first_started_while_the_others_wait() -> None:
+    clock = FakeClock()
+    first = clock.time() - 2.0
+    members = {m: FleetMember(m, "h", QuotaLimiter(clock, local=LocalLaw()), clock) for m in "abc"}
+    members["b"].started = first  # started first, though its id is not the smallest
+    plan = PlanRecord(FleetLaw().first(), clock.time(), "a")
+    entries = {m: _starting(m, fm.started, clock, share=None) for m, fm in members.items()}
+    for fm in members.values():
+        fm.absorb(FleetView(entries, plan))
+    assert {m: fm.prober for m, fm in members.items()} == {"a": "b", "b": "b", "c": "b"}
+    assert members["b"].limiter.rate == LocalConfig().initial_rate  # its own slow start
+    assert members["a"].limiter.rate == 0.0  # the others spend none of the bucket's burst
+    assert members["c"].limiter.rate == 0.0
+    assert members["a"].leader == "a"  # the leader still decides for the fleet
+
+
+def test_a_prober_that_can_send_no_more_has_the_others_join_in_doubling_each_window() -> None:
+    law = FleetLaw()
+    plan = law.first()
+    assert plan.rate == 0.0
+    alone = Window(1.0, accepted=200.0, throttled=0.0, limited=True, prober_limited=True)
+    assert law.decide(plan, alone).rate == 0.0  # still growing: the quota is its to find
+    capped = replace(alone, prober_limited=False)  # its own ceiling, not the quota's
+    plan = law.decide(plan, capped)
+    assert (plan.mode, plan.rate) == ("startup", 200.0)
+    plan = law.decide(plan, replace(capped, accepted=400.0))
+    assert (plan.mode, plan.rate) == ("startup", 400.0)
+    plan = law.decide(plan, replace(capped, accepted=800.0))
+    assert plan.rate == 800.0
+    idle = replace(capped, limited=False)  # nobody could use more
+    assert law.decide(plan, idle).rate == 800.0
+    stuck = replace(capped, accepted=500.0)  # the others' 800/s did not get through
+    assert law.decide(plan, stuck).rate == 1000.0  # not 1600: what got through bounds it
+    # A prober short of work, the others holding commands: they start all the same.
+    done = law.decide(law.first(), replace(capped, accepted=0.0))
+    assert done.rate == law.config.join_rate
+
+
+def test_the_take_over_from_one_prober_starts_from_the_quota_it_measured() -> None:
+    law = FleetLaw()
+    plan = law.decide(law.first(), Window(1.0, 12.0, 1.0, True, 9.6, 8.7, True, True, None))
+    assert (plan.mode, plan.probing) == ("startup", 1)
+    # A window on: 9 calls counted in one second, a call off the 9.6/s the prober holds.
+    held = Window(1.0, 9.0, 0.0, True, 9.6, 9.1, True, True, held=9.6)
+    took = law.decide(plan, held)
+    assert (took.mode, took.estimate) == ("cruise", 9.6)
+
+
+def test_a_probe_that_meets_a_throttle_brakes_every_worker_at_its_next_heartbeat() -> None:
+    clock = FakeClock()
+    member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    probe = Plan(rate=20.8, estimate=20.0, mode="probe", window=7, step=0.04, probing=1)
+    plan = PlanRecord(probe, clock.time(), "a")
+    entries = {m: _entry(m, clock.time(), throttles=3) for m in "ab"}
+    member.limiter.waited()  # its calls wait for their slots: it wants all it can get
+    member.absorb(FleetView(entries, plan))
+    share = member.limiter.rate
+    assert share is not None
+    assert share == pytest.approx(10.4)
+    clock.now += 1.0
+    entries["b"] = _entry("b", clock.time(), throttles=4)  # b met a throttle, a did not
+    member.absorb(FleetView(entries, plan))
+    assert member.limiter.rate == pytest.approx(share * (1 - 0.02) / 1.04)  # back to cruise
+    cruise = PlanRecord(replace(probe, mode="cruise", rate=19.6), clock.time(), "a")
+    calm = FleetMember("c", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    calm.limiter.waited()
+    calm.absorb(FleetView(entries, cruise))
+    entries["b"] = _entry("b", clock.time() + 1, throttles=5)
+    calm.absorb(FleetView(entries, cruise))
+    assert calm.limiter.rate == pytest.approx(19.6 / 3)  # cruising, its own throttles brake it
+
+
+def test_a_worker_released_from_the_wait_goes_at_its_own_phase_of_a_slot() -> None:
+    clock = FakeClock()
+    limiter = QuotaLimiter(clock, local=LocalLaw())
+    limiter.assign(0.0, plan_window=0, starting=True)
+    assert limiter.due() == math.inf
+    limiter.assign(4.0, plan_window=1, phase=0.5)
+    assert limiter.due() == pytest.approx(clock.now + 0.125)  # half of a 0.25 s slot
+
+
+async def test_a_caller_waiting_on_a_nil_share_goes_within_a_nap_of_one_arriving() -> None:
+    limiter: QuotaLimiter
+
+    class Releasing(FakeClock):
+        async def sleep(self, seconds: float) -> None:
+            await super().sleep(seconds)
+            if len(self.slept) == 3:  # the share arrives during the third nap
+                limiter.assign(10.0, plan_window=1)
+
+    clock = Releasing()
+    limiter = QuotaLimiter(clock, local=LocalLaw())
+    limiter.assign(0.0, plan_window=0, starting=True)
+    await limiter.acquire()
+    assert clock.slept[:3] == [NAP_SECONDS] * 3
+    assert sum(clock.slept) <= 3 * NAP_SECONDS + 0.1 + 1e-9  # then one slot of the new share
 
 
 def test_a_new_rate_applies_to_callers_already_waiting() -> None:
