@@ -32,12 +32,20 @@ class ScriptedExecutor:
     script: list[errors.UnlinkError] = field(default_factory=list)
     applied: bool = False
     calls: int = 0
+    throttled_before: list[int] = field(default_factory=list)
     checks: int = 0
 
-    async def execute(self, command: Command, on_started: Callable[[], None] | None = None) -> None:
+    async def execute(
+        self,
+        command: Command,
+        on_started: Callable[[], None] | None = None,
+        *,
+        throttled_before: int = 0,
+    ) -> None:
         if on_started is not None:
             on_started()
         self.calls += 1
+        self.throttled_before.append(throttled_before)
         if self.script:
             raise self.script.pop(0)
         self.applied = True

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 from botocore.retries.standard import RetryContext, TransientRetryableChecker
 
-from consumer.aws.pacing import AttemptPacing, Deadlines, answer_lost, is_throttle, lost_before
+from consumer.aws.pacing import (
+    AttemptPacing,
+    Deadlines,
+    answer_lost,
+    is_throttle,
+    lost_before,
+    repeated_throttles,
+)
 from consumer.aws.ratelimit import RateLimiter
 from consumer.aws.verify import Verifier
 from consumer.core import errors
@@ -122,27 +129,24 @@ class CognitoExecutor:
     def __repr__(self) -> str:
         return f"CognitoExecutor(limiter={self._limiter!r}, timeout={self._timeout}s)"
 
-    async def execute(self, command: Command, on_started: Callable[[], None] | None = None) -> None:
+    async def execute(
+        self,
+        command: Command,
+        on_started: Callable[[], None] | None = None,
+        *,
+        throttled_before: int = 0,
+    ) -> None:
         await self._limiter.acquire()
         if on_started is not None:
             on_started()  # the limiter let it go: from here a shutdown lets it finish
         secrets = _secrets(command)
         try:
-            async with asyncio.timeout(self._timeout) as limit, self._deadlines.bound(limit):
-                if isinstance(command, UnlinkDeveloperIdentity):
-                    await self._client.unlink_developer_identity(
-                        IdentityId=command.IdentityId,
-                        IdentityPoolId=command.IdentityPoolId,
-                        DeveloperProviderName=command.DeveloperProviderName,
-                        DeveloperUserIdentifier=command.DeveloperUserIdentifier,
-                    )
-                else:
-                    request = command.api_request()
-                    await self._client.unlink_identity(
-                        IdentityId=request["IdentityId"],
-                        Logins=request["Logins"],
-                        LoginsToRemove=request["LoginsToRemove"],
-                    )
+            async with (
+                asyncio.timeout(self._timeout) as limit,
+                self._deadlines.bound(limit),
+            ):
+                with repeated_throttles(throttled_before):
+                    await self._call(command)
         except Exception as exc:
             error = translate(exc, secrets)
             if isinstance(error, errors.NotAuthorized) and isinstance(command, UnlinkIdentity):
@@ -153,6 +157,22 @@ class CognitoExecutor:
                 error.answer_lost = True  # e.g. refused on retry after a dropped connection
             raise error from exc
         self._limiter.on_success()
+
+    async def _call(self, command: Command) -> None:
+        if isinstance(command, UnlinkDeveloperIdentity):
+            await self._client.unlink_developer_identity(
+                IdentityId=command.IdentityId,
+                IdentityPoolId=command.IdentityPoolId,
+                DeveloperProviderName=command.DeveloperProviderName,
+                DeveloperUserIdentifier=command.DeveloperUserIdentifier,
+            )
+        else:
+            request = command.api_request()
+            await self._client.unlink_identity(
+                IdentityId=request["IdentityId"],
+                Logins=request["Logins"],
+                LoginsToRemove=request["LoginsToRemove"],
+            )
 
     async def is_applied(self, command: Command, since: float) -> bool:
         """Whether Cognito's state proves the command's effect (see `consumer.aws.verify`).

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -29,6 +30,21 @@ _THROTTLED: Final = ThrottledRetryableChecker()
 UNLINK_OPERATIONS: Final = ("UnlinkDeveloperIdentity", "UnlinkIdentity")
 SENT_AT: Final = "unlink_sent_at"  # in botocore's per-call context
 LOST: Final = "unlink_answer_lost"  # in the per-call context, then in the final ResponseMetadata
+# The call in this task is a command's that a throttle answered on an earlier receive: its
+# throttles are the command's own (a poisoned target), not the quota's.
+_REPEAT: ContextVar[bool] = ContextVar("unlink_throttled_before", default=False)
+
+
+@contextlib.contextmanager
+def repeated_throttles(throttled_before: int) -> Iterator[None]:
+    """Marks the calls made inside as a command's that was throttled before: a quota throttles
+    about one call in a hundred, so the same command throttled on two receives in a row, while
+    others get through, is likely not the quota's doing (the limiter decides, `repeated`)."""
+    token = _REPEAT.set(throttled_before > 0)
+    try:
+        yield
+    finally:
+        _REPEAT.reset(token)
 
 
 def error_code(parsed_response: object) -> str | None:
@@ -90,7 +106,7 @@ class AttemptPacing:
         if sent_at is not None:
             self._limiter.on_answer(self._now() - sent_at)
         if is_throttle(parsed_response):
-            self._limiter.on_throttle(sent_at)
+            self._limiter.on_throttle(sent_at, repeated=_REPEAT.get())
         if context is None:
             return
         if context.get(LOST) and isinstance(parsed_response, dict):

@@ -14,7 +14,10 @@ at a rate that comes from one of three places:
 - ``fixed``: the configured rate (or unlimited), never adapted.
 
 It counts what happened to its calls (`Tally`) for the coordinator's reports and the operator
-view. It implements `RateLimiter`, the seam the executor knows.
+view. A throttle of a command throttled on an earlier receive too, while other calls get
+through, is put down to that command (a poisoned target answering TooManyRequests to every
+try), not the quota: counted apart (``repeats``), it neither cuts nor brakes. It implements
+`RateLimiter`, the seam the executor knows.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ LIMITED_SECONDS = 2.0  # a call waited for its slot this recently: the rate hold
 RECENT_SECONDS = 60.0  # the operator view's "last minute"
 BRAKE = 0.9  # by default a throttle between two fleet decisions cuts the share to this
 NAP_SECONDS = 0.2  # a caller waiting for its slot looks at the rate again this often
+REPEAT_SECONDS = 5.0  # a command's repeated throttle is the quota's if, this recently, other
+REPEAT_SHARE = 0.1  # calls were throttled too, or repeated ones were this share of all calls
 
 
 @dataclass(slots=True)
@@ -89,6 +94,8 @@ class QuotaLimiter:
         self._turn = asyncio.Lock()
         self._paced_at = -math.inf
         self.tally = Tally()
+        self.repeats = 0  # repeated throttles put down to their commands, not the quota
+        self._repeated: deque[float] = deque()  # their times, the last REPEAT_SECONDS
 
     def __repr__(self) -> str:
         return f"QuotaLimiter({self.mode}, rate={self.rate}, ceiling={self._ceiling})"
@@ -236,13 +243,28 @@ class QuotaLimiter:
         if self._local is not None:
             self._local.on_answer(seconds)  # the round trip sets how fast slow start may go
 
-    def on_throttle(self, sent_at: float | None = None) -> None:
+    def on_throttle(self, sent_at: float | None = None, *, repeated: bool = False) -> None:
         now = self._clock.monotonic()
+        if repeated and not self._quota_throttles(now):
+            # A command throttled on receive after receive while every other call gets
+            # through (a poisoned target): it would walk the rate down to nothing.
+            self.repeats += 1
+            return
         self.tally.add(now, 0, 1)
         if (law := self._fed()) is not None:
             law.on_throttle(now, sent_at)
         elif self.mode == "fleet":
             self.brake()  # a no-op while its own law sets the rate
+
+    def _quota_throttles(self, now: float) -> bool:
+        """Whether the quota is throttling lately: other calls were throttled too, or repeated
+        throttles are no longer a few commands' (a backlog of retries behind a spent quota)."""
+        self._repeated.append(now)
+        while self._repeated[0] < now - REPEAT_SECONDS:
+            self._repeated.popleft()
+        ok, throttled = self.tally.recent(now, REPEAT_SECONDS)
+        repeated = len(self._repeated)
+        return throttled > 0 or repeated >= REPEAT_SHARE * (ok + throttled + repeated)
 
     def brake(self) -> None:
         """Runs at the braked share until the fleet cuts (see `assign`)."""

@@ -41,8 +41,9 @@ class RateLimiter(Protocol):
 
     def on_success(self) -> None: ...
 
-    def on_throttle(self, sent_at: float | None = None) -> None:
-        """A call was throttled; ``sent_at`` (monotonic) is when it left, if known."""
+    def on_throttle(self, sent_at: float | None = None, *, repeated: bool = False) -> None:
+        """A call was throttled; ``sent_at`` (monotonic) is when it left, if known; ``repeated``:
+        its command was throttled on an earlier receive too."""
         ...
 
     def on_answer(self, seconds: float) -> None:
@@ -139,7 +140,7 @@ class AdaptiveRateLimiter:
     def on_answer(self, seconds: float) -> None:
         pass  # its growth is per second, whatever the round trip
 
-    def on_throttle(self, sent_at: float | None = None) -> None:
+    def on_throttle(self, sent_at: float | None = None, *, repeated: bool = False) -> None:
         self.throttles += 1
         if self._config is None:
             return

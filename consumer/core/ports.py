@@ -18,10 +18,17 @@ class Executor(Protocol):
 
     `execute` calls ``on_started`` once, when the call is about to go out (after any rate-limiter
     wait): a shutdown then knows which commands have not reached Cognito and can hand them back.
+    ``throttled_before``: earlier receives of this command a throttle answered (the claim
+    record's count): a command throttled again and again while others get through says more
+    about itself than about the quota.
     """
 
     async def execute(
-        self, command: Command, on_started: Callable[[], None] | None = None
+        self,
+        command: Command,
+        on_started: Callable[[], None] | None = None,
+        *,
+        throttled_before: int = 0,
     ) -> None: ...
 
     async def is_applied(self, command: Command, since: float) -> bool:

@@ -158,7 +158,7 @@ class Processor:
         send = _Send(self._clock, on_started)
         try:
             async with self._renewed(key):
-                ack = await self._attempt(command, history.uncertain_since, send)
+                ack = await self._attempt(command, history, send)
         except errors.UnlinkError as exc:
             outcome = self._decide(key, exc, attempts, self._age(message))
             await self._release(key, _after(history, exc, outcome, send.at), outcome)
@@ -203,16 +203,16 @@ class Processor:
             except errors.UnlinkError as exc:
                 log.warning("claim_renewal_failed", error=exc.code)
 
-    async def _attempt(self, command: Command, uncertain_since: float | None, send: _Send) -> Ack:
+    async def _attempt(self, command: Command, history: History, send: _Send) -> Ack:
         try:
-            await self._executor.execute(command, send)
+            await self._executor.execute(command, send, throttled_before=history.throttles)
         except (errors.ResourceNotFound, errors.NotAuthorized) as exc:
             # An applied unlink answers ResourceNotFound when repeated; an applied UnlinkIdentity
             # also voids the removed login's token, so its repeat may meet NotAuthorized instead.
             ambiguous = isinstance(exc, errors.ResourceNotFound) or isinstance(
                 command, UnlinkIdentity
             )
-            since = uncertain_since
+            since = history.uncertain_since
             if since is None and exc.answer_lost:
                 since = send.at  # this very call's first attempt lost its answer
             if ambiguous and since is not None and await self._verified(command, since):

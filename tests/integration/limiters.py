@@ -35,7 +35,7 @@ class RecordingLimiter:
     def on_success(self) -> None:
         self.successes += 1
 
-    def on_throttle(self, sent_at: float | None = None) -> None:
+    def on_throttle(self, sent_at: float | None = None, *, repeated: bool = False) -> None:
         self.throttles += 1
         self.sent_at.append(sent_at)
 

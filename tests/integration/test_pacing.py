@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from consumer.aws.cognito import CognitoExecutor
+from consumer.aws.fleetrate import LocalLaw
+from consumer.aws.quota import QuotaLimiter
+from consumer.core import errors
+from consumer.core.clock import SystemClock
+from consumer.core.commands import UnlinkDeveloperIdentity
+from consumer.local.seed import seed_in_process
 from consumer.local.stack import LocalStack
 from tests.integration.limiters import RecordingLimiter, two_developer_commands
 
@@ -48,3 +55,37 @@ async def test_a_retried_throttle_waits_for_a_slot_and_is_reported(
     assert all(0.0 < seconds < limiter.wait_s / 2 for seconds in limiter.answers)
     applied = {e.key for e in stack.ledger.applied()}
     assert {first.developer_user_identifier, second.developer_user_identifier} <= applied
+
+
+async def test_a_command_throttled_on_receive_after_receive_does_not_slow_the_worker(
+    clean_faults: LocalStack, aws_env: dict[str, str]
+) -> None:
+    stack = clean_faults
+    poisoned, *others = seed_in_process(stack, developer=22).developer
+    commands = [
+        UnlinkDeveloperIdentity.model_validate(
+            {"action": "UnlinkDeveloperIdentity", **d.unlink_request()}
+        )
+        for d in (poisoned, *others)
+    ]
+    stack.faults.fail_identities[poisoned.identity_id] = "TooManyRequestsException"
+    limiter = QuotaLimiter(SystemClock(), local=LocalLaw(rate=1000.0))
+    async with get_session().create_client(
+        "cognito-identity", region_name="us-east-1", config=ONE_RETRY
+    ) as client:
+        executor = CognitoExecutor(client, limiter, 10.0)
+        for command in commands[1:-1]:  # other calls get through
+            await executor.execute(command)
+        rate = limiter.rate
+        assert rate is not None
+        with pytest.raises(errors.Throttled):  # its third receive: throttled twice before
+            await executor.execute(commands[0], throttled_before=2)
+        assert (limiter.repeats, limiter.tally.throttles) == (2, 0)  # both attempts
+        assert limiter.rate == rate
+        with pytest.raises(errors.Throttled):  # a first receive: the quota's, as far as known
+            await executor.execute(commands[0])
+        assert limiter.tally.throttles == 2
+        assert limiter.rate is not None
+        assert limiter.rate < rate
+        await executor.execute(commands[-1])
+    assert limiter.tally.successes == len(others)

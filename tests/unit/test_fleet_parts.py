@@ -316,6 +316,42 @@ def test_a_probe_that_meets_a_throttle_brakes_every_worker_at_its_next_heartbeat
     assert calm.limiter.rate == pytest.approx(19.6 / 3)  # cruising, its own throttles brake it
 
 
+def test_a_command_throttled_again_while_other_calls_get_through_does_not_slow_the_worker() -> None:
+    clock = FakeClock()
+    limiter = QuotaLimiter(clock, local=LocalLaw(rate=20.0))
+    for _ in range(100):  # 20 calls/s get through
+        clock.now += 0.05
+        limiter.waited()
+        limiter.on_success()
+    grown = limiter.rate
+    assert grown is not None
+    assert grown > 20.0
+    limiter.on_throttle(clock.now, repeated=True)  # a poisoned target, once more
+    assert limiter.rate == grown  # not cut
+    assert (limiter.repeats, limiter.tally.throttles) == (1, 0)
+    clock.now += 0.5
+    limiter.on_throttle(clock.now)  # the quota's: the bucket ran dry
+    cut = limiter.rate
+    assert cut == pytest.approx(grown * (1 - LocalConfig().cut))
+    clock.now += 0.5
+    limiter.on_throttle(clock.now, repeated=True)  # beside the quota's: counted as one of them
+    assert (limiter.repeats, limiter.tally.throttles) == (1, 2)
+    assert limiter.rate is not None
+    assert limiter.rate < cut
+
+
+def test_repeated_throttles_that_are_many_calls_are_the_quota_s_after_all() -> None:
+    clock = FakeClock()
+    limiter = QuotaLimiter(clock, local=LocalLaw(rate=20.0))
+    for _ in range(10):  # a backlog of retries behind a spent quota: few get through
+        clock.now += 0.4
+        limiter.on_success()
+        limiter.on_throttle(clock.now, repeated=True)
+    assert limiter.tally.throttles >= 9
+    assert limiter.rate is not None
+    assert limiter.rate < 20.0
+
+
 def test_a_worker_released_from_the_wait_goes_at_its_own_phase_of_a_slot() -> None:
     clock = FakeClock()
     limiter = QuotaLimiter(clock, local=LocalLaw())

@@ -71,6 +71,14 @@ async def test_not_found_after_throttles_only_is_dead_lettered_without_a_check()
     assert executor.checks == 0
 
 
+async def test_each_call_is_told_how_many_earlier_receives_a_throttle_answered() -> None:
+    executor = ScriptedExecutor([errors.Throttled("slow"), errors.Throttled("slow")])
+    p = processor(executor)
+    for _ in range(3):
+        await p.process(message(BODY, attrs={"unlink-throttles": "0"}))  # the record counts
+    assert executor.throttled_before == [0, 1, 2]
+
+
 async def test_a_not_sent_call_is_no_evidence_but_a_lost_answer_in_the_same_call_is() -> None:
     executor = ScriptedExecutor([errors.NotSent("refused"), errors.ResourceNotFound("gone")])
     p = processor(executor)

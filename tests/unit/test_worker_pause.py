@@ -31,7 +31,13 @@ class FlakyCognito(TimedExecutor):
 
     down: Callable[[], bool] = lambda: False
 
-    async def execute(self, command: Command, on_started: Callable[[], None] | None = None) -> None:
+    async def execute(
+        self,
+        command: Command,
+        on_started: Callable[[], None] | None = None,
+        *,
+        throttled_before: int = 0,
+    ) -> None:
         await super().execute(command, on_started)
         if self.down():
             raise errors.NetworkFault("ConnectionClosedError")

@@ -235,7 +235,13 @@ class TimedExecutor:
     running: set[str] = field(default_factory=set)
     most_running: int = 0
 
-    async def execute(self, command: Command, on_started: Callable[[], None] | None = None) -> None:
+    async def execute(
+        self,
+        command: Command,
+        on_started: Callable[[], None] | None = None,
+        *,
+        throttled_before: int = 0,
+    ) -> None:
         user = getattr(command, "DeveloperUserIdentifier", "?")
         plan = self.plans.get(user, Plan())
         if plan.wait_to_start is not None:
