@@ -223,7 +223,7 @@ class FleetMember:
         self._base, self._base_at = counts, now
         # While the fleet starts, the prober's share is the rate its own law runs at.
         running = sum(e.share for e in self.live.values() if e.share is not None)
-        prober = self.live.get(self.prober)
+        entry = self.live.get(self.prober)
         window = Window(
             seconds,
             accepted,
@@ -231,10 +231,10 @@ class FleetMember:
             limited,
             running or None,
             self._bound(),
-            prober_limited=prober is None or math.isinf(prober.want),
+            prober_limited=entry is None or math.isinf(entry.want),
             throttled_since_start=any(e.throttles for e in self.live.values()),
             # Out of slow start at its first throttle, it holds what that throttle measured.
-            held=prober.share if prober is not None and prober.throttles else None,
+            held=entry.share if entry is not None and entry.throttles else None,
         )
         self._publish(self._law.decide(plan, window), wall)
 

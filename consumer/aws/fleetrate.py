@@ -64,7 +64,9 @@ class LocalConfig:
     round_trip_smoothing: float = 0.2  # the round trip: a moving average of the answers' times
     burst_seconds: float = 1.0  # the bucket's depth in seconds of its quota, for the first...
     history_seconds: float = 10.0  # ...throttle's measurement over at most this much history,
-    exit_margin: float = 0.0  # ...less this share of it
+    exit_margin: float = 0.0  # ...less this share of it, and taken again as the answers of
+    remeasure_round_trips: float = 1.5  # calls in flight at the first throttle come back, for
+    remeasure_seconds: float = 0.05  # this many round trips (at least this long)
     min_rate: float = 0.5
 
 
@@ -79,7 +81,13 @@ class LocalLaw:
         self._last_grow: float | None = None
         self._quiet_calls = 0
         self._accepted: deque[float] = deque()  # success times in slow start (history_seconds)
+        self._measuring_until: float | None = None  # after the first throttle: see on_throttle
         self.round_trip: float | None = None
+
+    @property
+    def measuring(self) -> bool:
+        """Just out of slow start, still counting the answers of calls that were in flight."""
+        return self._measuring_until is not None
 
     def on_answer(self, seconds: float) -> None:
         """An answer came back ``seconds`` after its call left."""
@@ -103,6 +111,7 @@ class LocalLaw:
         """Continue from a rate learned elsewhere (the last fleet share): no slow start."""
         self.rate = max(self.config.min_rate, rate)
         self.slow_start = False
+        self._measuring_until = None
         self._last_cut = now
         self._last_grow = now
         self._quiet_calls = 0
@@ -112,6 +121,15 @@ class LocalLaw:
         """``waited``: seconds since a call last waited for its slot (the rate held it back)."""
         last, self._last_grow = self._last_grow, now
         config = self.config
+        if self._measuring_until is not None:
+            self._accepted.append(now)
+            if now <= self._measuring_until:
+                measured = self.measured_quota(now) * (1.0 - config.exit_margin)
+                self.rate = max(self.rate, measured)
+            else:
+                self._measuring_until = None
+                self._accepted.clear()
+            return
         if self.slow_start:
             self._accepted.append(now)
             while self._accepted[0] < now - config.history_seconds:
@@ -143,12 +161,16 @@ class LocalLaw:
             return False  # left before the last cut: says nothing about the rate since
         if now - self._last_cut < config.cooldown_seconds:
             return False
+        self._measuring_until = None  # throttled at the measured rate: measured enough
         if self.slow_start:
             # The bucket's burst hid how far slow start went: measure instead (see the module
             # docstring).
             measured = self.measured_quota(now) * (1.0 - config.exit_margin)
             self.rate = min(self.rate, measured)
-            self._accepted.clear()
+            # The answers of calls that left before the bucket ran dry are still on their way:
+            # each one that comes back within a round trip or so tightens the bound.
+            round_trips = config.remeasure_round_trips * (self.round_trip or 0.0)
+            self._measuring_until = now + max(config.remeasure_seconds, round_trips)
         else:
             self.rate *= 1.0 - config.cut
         self.slow_start = False
@@ -253,6 +275,13 @@ class FleetLaw:
             sent * window.seconds >= config.measure_calls
         )
 
+    def _reached(self, window: Window, rate: float) -> bool:
+        """Whether the window got ``rate`` through: a call a window less is the counts' noise;
+        more, and what the fleet can send, not the quota, held it back. A rate it did not
+        reach says nothing of the quota, and raising the estimate or the probe's step would
+        only let a burst through later."""
+        return window.accepted + 1.0 / window.seconds >= self.config.delivered * rate
+
     def first(self) -> Plan:
         return Plan(rate=self.config.startup_rate)
 
@@ -283,7 +312,8 @@ class FleetLaw:
         if not met and plan.probing == 0:
             if window.limited and not window.prober_limited:
                 # Doubling, but never past twice what got through: a stack that carries no
-                # more would otherwise let the rate run up unseen, then burst.
+                # more would otherwise let the rate run up unseen, then burst. (Whether a step
+                # got through shows two heartbeats later, too late to wait for at each step.)
                 rate = window.accepted
                 if plan.rate > 0.0:
                     rate = max(plan.rate, min(2.0 * plan.rate, 2.0 * window.accepted))
@@ -328,10 +358,7 @@ class FleetLaw:
         config = self.config
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = plan.quiet_seconds + window.seconds
-        # A call a window less is the counts' noise; more, and what the fleet can send, not the
-        # quota, held it back: a rate it did not reach says nothing of the quota, and raising
-        # the estimate or the probe's step would only let a burst through later.
-        reached = window.accepted + 1.0 / window.seconds >= config.delivered * plan.rate
+        reached = self._reached(window, plan.rate)
         every = min(
             config.max_probe_every_seconds,
             max(config.probe_every_seconds, config.probe_calls / max(estimate, 1e-9)),

@@ -229,7 +229,7 @@ class QuotaLimiter:
         worker then holds the share it measured until the fleet takes over, so the fleet's
         first decision sees what every worker measured, not what later cuts left of it."""
         law = self._law()
-        if law is None or (self.mode == "fleet" and not law.slow_start):
+        if law is None or (self.mode == "fleet" and not (law.slow_start or law.measuring)):
             return None
         return law
 
