@@ -162,6 +162,24 @@ def test_the_first_throttle_measures_the_quota_from_the_last_time_the_bucket_was
     assert law.rate == pytest.approx(measured * (1 - law.config.cut), rel=0.02)
 
 
+def test_answers_in_flight_at_the_first_throttle_tighten_its_measurement() -> None:
+    law = LocalLaw()
+    for step in range(150):  # 150 calls accepted over 1 s: a quota of 75, burst 75
+        law.on_success(now=step / 150, waited=0.0)
+    law.on_answer(0.1)  # 100 ms answers: at the throttle, a round trip's calls are out still
+    assert law.on_throttle(now=1.0, sent_at=0.9)
+    first = law.rate
+    assert first == pytest.approx(150 / 2.0, rel=0.02)
+    assert law.measuring
+    for step in range(1, 8):  # 7 more answers of calls that left before the bucket ran dry
+        law.on_success(now=1.0 + step / 100, waited=0.0)
+    assert law.rate == pytest.approx(157 / 2.07, rel=0.02)  # still a lower bound, tighter
+    assert law.rate > first
+    assert not law.on_throttle(now=1.08, sent_at=0.95)  # left before the cut: the same one
+    assert law.on_throttle(now=1.3, sent_at=1.2)  # one sent at the measured rate: a cut
+    assert not law.measuring
+
+
 @pytest.mark.parametrize("doubling", [0.15, 0.3, 1.0, 3.0])
 @pytest.mark.parametrize("quota", [5.0, 25.0, 400.0])
 def test_slow_start_leaves_at_the_quota_however_fast_it_ramped(
