@@ -3,7 +3,7 @@
 Each worker heartbeats (every ``heartbeat_seconds``, one DynamoDB request) its own entry into the
 fleet item: its counts of accepted and throttled calls, what it wants and the share it runs at.
 The same request returns the whole item, so every worker sees every other one at no extra cost.
-The live worker with the smallest id is the leader: once per window it turns the fleet's counts
+The live worker started first is the leader: once per window it turns the fleet's counts
 into one decision (`FleetLaw`: the fleet's rate and quota estimate) and writes it with its next
 heartbeat. Every worker then takes its max-min fair share of that rate among the live workers.
 A cold fleet (no decision yet) slow-starts one worker, the first started, while the others
@@ -150,7 +150,12 @@ class FleetMember:
 
     @property
     def leader(self) -> str:
-        return min([*self.live, self.member])
+        """The worker started first (then the smallest id): every worker reads the same
+        entries, so they agree without a word, and a worker joining never takes the lead. It
+        is also the one that slow-starts a cold fleet, so when it takes over it lowers its
+        own rate at once, before the others raise theirs at their next heartbeats."""
+        first = min([(e.started, m) for m, e in self.live.items()] + [(self.started, self.member)])
+        return first[1]
 
     def absorb(self, view: FleetView) -> None:
         """Takes in the item a heartbeat returned: liveness, the leader's decision, our share."""
@@ -240,11 +245,9 @@ class FleetMember:
 
     @property
     def prober(self) -> str:
-        """The worker that slow-starts for a cold fleet: the first started (then the smallest
-        id). Every worker reads the same entries, so they agree without a word; one started
-        earlier but heard of later takes over at the next heartbeat."""
-        first = min([(e.started, m) for m, e in self.live.items()] + [(self.started, self.member)])
-        return first[1]
+        """The worker that slow-starts for a cold fleet: the leader. One started earlier but
+        heard of later takes over at the next heartbeat."""
+        return self.leader
 
     def _bound(self) -> float | None:
         """What the fleet got through since its first worker started, over that time plus the

@@ -275,7 +275,8 @@ def test_a_cold_fleet_slow_starts_one_worker_the_first_started_while_the_others_
     assert members["b"].limiter.rate == LocalConfig().initial_rate  # its own slow start
     assert members["a"].limiter.rate == 0.0  # the others spend none of the bucket's burst
     assert members["c"].limiter.rate == 0.0
-    assert members["a"].leader == "a"  # the leader still decides for the fleet
+    assert members["a"].leader == "b"  # and decides for the fleet: it lowers its own rate
+    # first when it takes over, before the others raise theirs
 
 
 def test_a_prober_that_can_send_no_more_has_the_others_join_in_doubling_each_window() -> None:
@@ -446,7 +447,7 @@ def test_a_worker_whose_entry_stops_changing_is_dead_and_the_leader_removes_it()
     clock = FakeClock()
     member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
     ghost = _entry("z", clock.time() - 60.0)  # a heartbeat a minute old at first sight
-    other = _entry("b", clock.time())
+    other = _entry("b", clock.time(), started=clock.time() + 1)  # started after us: we lead
     member.absorb(FleetView({"z": ghost, "b": other}))
     assert "b" in member.live
     assert "z" not in member.live
