@@ -61,7 +61,10 @@ class LocalConfig:
     slow_start_doubling_seconds: float = 0.15  # until the first throttle: doubles this often...
     slow_start_round_trips: float = 5.0  # ...or once per this many round trips, if slower...
     slow_start_limited_seconds: float = 0.3  # ...while a call waited for its slot this recently
-    round_trip_smoothing: float = 0.2  # the round trip: a moving average of the answers' times
+    round_trip_rise: float = 0.5  # the round trip: a moving average of the answers' times
+    round_trip_fall: float = 0.1  # that follows a slower answer at once, a quicker one slowly:
+    # slow start's own calls load the stack, and a doubling timed by yesterday's answers
+    # overshoots
     burst_seconds: float = 1.0  # the bucket's depth in seconds of its quota, for the first...
     history_seconds: float = 10.0  # ...throttle's measurement over at most this much history,
     exit_margin: float = 0.0  # ...less this share of it, and taken again as the answers of
@@ -94,7 +97,9 @@ class LocalLaw:
         if self.round_trip is None:
             self.round_trip = seconds
         else:
-            self.round_trip += self.config.round_trip_smoothing * (seconds - self.round_trip)
+            config = self.config
+            weight = config.round_trip_rise if seconds > self.round_trip else config.round_trip_fall
+            self.round_trip += weight * (seconds - self.round_trip)
 
     def doubling_seconds(self) -> float:
         """How often slow start doubles: every calls sent in the round trip before the first
