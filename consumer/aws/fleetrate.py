@@ -306,9 +306,9 @@ class FleetLaw:
         return self._cruise(plan, window, nxt)
 
     def _start(self, plan: Plan, window: Window, nxt: Plan) -> Plan:
-        """One worker slow-starts for the fleet while the others share the plan's small rate;
-        it leaves slow start at its first throttle at the quota it measured. The leader looks
-        every heartbeat and takes over a window after the first throttled one from what the
+        """One worker slow-starts for the fleet while the others share the plan's rate (nil at
+        first); it leaves slow start at its first throttle at the quota it measured. The leader
+        looks every heartbeat and takes over a window after the first throttled one from what the
         workers run at: no more than the fleet sent then. A prober that can send no more
         before any throttle (its own ceiling, not the quota's) has the others join in, their
         rate doubling each window, never past twice what the fleet got through, until the
@@ -419,8 +419,9 @@ class FleetLaw:
                 estimate * (1.0 - margin), max(window.accepted, estimate * (1.0 - 3 * margin))
             )
         rate = max(config.min_rate, estimate * (1.0 - margin))
-        # Checked a second later: a window that began with a full bucket let its burst through
-        # too, and the next, if still throttled throughout, measures the refill rate alone.
+        # Checked a short window later (`check_window_seconds`): a window that began with a
+        # full bucket let its burst through too, and the next, if still throttled throughout,
+        # measures the refill rate alone.
         return Plan(rate=rate, estimate=estimate, mode="cruise", window=number, fresh=True)
 
 

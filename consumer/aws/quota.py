@@ -225,9 +225,10 @@ class QuotaLimiter:
             self.grant()
 
     def _fed(self) -> LocalLaw | None:
-        """The law to feed: its own, but in a starting fleet only until its first throttle. The
-        worker then holds the share it measured until the fleet takes over, so the fleet's
-        first decision sees what every worker measured, not what later cuts left of it."""
+        """The law to feed: its own, but in a starting fleet only until its first throttle has
+        been measured (answers in flight included). The worker then holds the quota it
+        measured until the fleet takes over, so the take-over starts from that measurement,
+        not from what later cuts left of it."""
         law = self._law()
         if law is None or (self.mode == "fleet" and not (law.slow_start or law.measuring)):
             return None
@@ -245,6 +246,10 @@ class QuotaLimiter:
 
     def on_throttle(self, sent_at: float | None = None, *, repeated: bool = False) -> None:
         now = self._clock.monotonic()
+        if repeated:
+            self._repeated.append(now)
+            while self._repeated[0] < now - REPEAT_SECONDS:
+                self._repeated.popleft()
         if repeated and not self._quota_throttles(now):
             # A command throttled on receive after receive while every other call gets
             # through (a poisoned target): it would walk the rate down to nothing.
@@ -259,9 +264,6 @@ class QuotaLimiter:
     def _quota_throttles(self, now: float) -> bool:
         """Whether the quota is throttling lately: other calls were throttled too, or repeated
         throttles are no longer a few commands' (a backlog of retries behind a spent quota)."""
-        self._repeated.append(now)
-        while self._repeated[0] < now - REPEAT_SECONDS:
-            self._repeated.popleft()
         ok, throttled = self.tally.recent(now, REPEAT_SECONDS)
         repeated = len(self._repeated)
         return throttled > 0 or repeated >= REPEAT_SHARE * (ok + throttled + repeated)
