@@ -6,6 +6,7 @@ never from the worker's own account. Timing figures never decide the exit code.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from typing import Any
@@ -99,19 +100,32 @@ def _apply_times(run: Run) -> list[tuple[float, float]]:
     return [(sent[e], at) for e, at in first.items()]
 
 
-def _sustained(applied_at: list[float]) -> float | None:
+def _sustained(applied_at: list[float], fed_until: float | None = None) -> float | None:
     """Applied/s over the middle 80% of the applied commands: the fleet at work on a backlog.
 
     The first 10% (workers starting, the limiter finding the quota) and the last 10% (the drain:
     a few workers finishing the last messages they hold) are left out; `commands_per_s` keeps
-    the whole run.
+    the whole run. With ``fed_until`` (the feeder's last send), the part after it is left out
+    too: the feeder shares the machine's two cores, and a short run's last seconds without it
+    are quicker than any second of a long run with it.
     """
     if len(applied_at) < 10:
         return None
     ordered = sorted(applied_at)
     first, last = len(ordered) // 10, len(ordered) - 1 - len(ordered) // 10
+    if fed_until is not None:
+        last = min(last, bisect.bisect_right(ordered, fed_until) - 1)
+    if last <= first:
+        return None
     span = ordered[last] - ordered[first]
     return (last - first) / span if span > 0 else None
+
+
+def fed_sustained(run: Run) -> float | None:
+    """`sustained_per_s` while the feeder still sent: a stack's ceiling, comparable with the
+    steady part of a longer run (whose feeder sends throughout it)."""
+    applied = [at for _, at in _apply_times(run)]
+    return _r(_sustained(applied, max(run.sent_at, default=None)))
 
 
 def timeline(run: Run) -> dict[str, list[int]]:

@@ -11,7 +11,7 @@ import pytest
 from bench import report, worker
 from bench.config import DEFAULTS, override
 from bench.procs import Usage
-from bench.results import correctness, figures, percentile
+from bench.results import correctness, fed_sustained, figures, percentile
 from bench.scenarios import Run
 from bench.workload import APPLIED, CONFLICT, MALFORMED, NOT_FOUND, Mix, build
 from consumer.aws.ratelimit import AimdConfig
@@ -193,3 +193,17 @@ def test_knobs_reach_the_worker_as_its_own_settings(monkeypatch: pytest.MonkeyPa
 
 def test_no_knob_leaves_every_default() -> None:
     assert worker.knob_settings({}, None, None) == {}
+
+
+def test_a_ceiling_leaves_out_the_seconds_without_the_feeder() -> None:
+    # 10/s while the feeder sends (its last send at 101.0), then twice as quick without it.
+    applied_at = [100.0 + i / 10 for i in range(11)] + [101.0 + i / 20 for i in range(1, 31)]
+    every = Mix(federated=0.0)
+    commands = build(len(applied_at), every, seeded(*every.seeds(len(applied_at))))
+    run = Run(override(DEFAULTS["mixed"], n=len(commands)), commands)
+    run.sent_at = [min(99.0 + i / 20, 101.0) for i in range(len(commands))]
+    run.first_send = 99.0
+    effects = [c.effect for c in commands if c.effect is not None]
+    run.ledger = ledger([(*e, at) for e, at in zip(effects, applied_at, strict=True)], {})
+    assert figures(run)["sustained_per_s"] > 15.0  # the whole middle: mostly the quick part
+    assert fed_sustained(run) == pytest.approx(10.0)

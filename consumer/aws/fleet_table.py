@@ -114,6 +114,7 @@ def plan_attributes(record: PlanRecord) -> dict[str, Any]:
         "quiet": _n(plan.quiet_seconds),
         "step": _n(plan.step),
         "probing": _n(plan.probing),
+        "probed": {"L": [{"L": [_n(calls), _n(seconds)]} for calls, seconds in plan.probed]},
         "fresh": {"BOOL": plan.fresh},
         "at": _n(record.at),
         "by": {"S": record.by},
@@ -152,6 +153,10 @@ def parse_item(item: Mapping[str, Any]) -> FleetView:
     return FleetView(members, _parse_plan(item.get("plan")))
 
 
+def _probed(value: Any) -> tuple[tuple[float, float], ...]:
+    return tuple((float(w["L"][0]["N"]), float(w["L"][1]["N"])) for w in value["L"])
+
+
 def _parse_plan(value: Any) -> PlanRecord | None:
     try:
         attrs = value["M"]
@@ -164,6 +169,7 @@ def _parse_plan(value: Any) -> PlanRecord | None:
             quiet_seconds=_num(attrs, "quiet"),
             step=_num(attrs, "step"),
             probing=int(_num(attrs, "probing")),
+            probed=_probed(attrs.get("probed", {"L": []})),
             fresh=bool(attrs.get("fresh", {}).get("BOOL", False)),
         )
         return PlanRecord(plan, _num(attrs, "at"), str(attrs["by"]["S"]))

@@ -197,12 +197,14 @@ class FleetConfig:
     probe_flat_windows: int = 3  # ...for this many windows (long enough to empty the burst)...
     probe_growth: float = 2.0  # ...then each quiet window multiplies the step...
     max_probe_step: float = 4.0  # ...up to this
+    probe_history: int = 12  # windows of a probe its throttle measures the quota over
     busy_fraction: float = 0.1  # throttled share of a window that makes its measurement exact
     delivered: float = 0.95  # a quiet window that got less of the plan's rate through than
     # this did not test it (the fleet's own ceiling, not the quota's): no creep, no growth
     measure_calls: float = 30.0  # ...given at least this many calls in it
     startup_rate: float = 0.0  # calls/s the others share while one worker slow-starts...
     join_rate: float = 4.0  # ...and at least this once it can send no more (say, short of work)
+    join_headroom: float = 2.0  # ...and at most this many times what the fleet got through
     startup_window_seconds: float = 1.0  # while starting the leader looks every heartbeat
     check_window_seconds: float = 2.0  # a take-over or cut is checked this soon: the others'
     # heartbeats lag the leader's by up to one, so a second's counts are half the last one's
@@ -237,6 +239,8 @@ class Plan:
     quiet_seconds: float = 0.0  # cruising without a throttle since the last cut
     step: float = 0.0  # the probe's current step above the estimate
     probing: int = 0  # windows the current probe has lasted; startup: throttled windows seen
+    probed: tuple[tuple[float, float], ...] = ()  # the current probe's windows, latest last:
+    # (calls the fleet got through, seconds), at most `FleetConfig.probe_history` of them
     fresh: bool = False  # just taken over or cut: a short window checks it (light throttles
     # in it may predate the decision)
 
@@ -311,17 +315,18 @@ class FleetLaw:
         looks every heartbeat and takes over a window after the first throttled one from what the
         workers run at: no more than the fleet sent then. A prober that can send no more
         before any throttle (its own ceiling, not the quota's) has the others join in, their
-        rate doubling each window, never past twice what the fleet got through, until the
-        first throttle."""
+        rate doubling each window, never past twice what the fleet got through in the last
+        one, until the first throttle."""
         met = window.throttled > 0 or window.throttled_since_start
         if not met and plan.probing == 0:
             if window.limited and not window.prober_limited:
-                # Doubling, but never past twice what got through: a stack that carries no
-                # more would otherwise let the rate run up unseen, then burst. (Whether a step
-                # got through shows two heartbeats later, too late to wait for at each step.)
+                # Doubling, but never past twice what the last window got through, even after
+                # a quicker one: a stack that carries no more would otherwise let the rate run
+                # up unseen, then burst when it speeds up. (Whether a step got through
+                # shows two heartbeats later, too late to wait for at each step.)
                 rate = window.accepted
                 if plan.rate > 0.0:
-                    rate = max(plan.rate, min(2.0 * plan.rate, 2.0 * window.accepted))
+                    rate = min(2.0 * plan.rate, self.config.join_headroom * window.accepted)
                 return replace(nxt, rate=max(self.config.join_rate, rate))
             return nxt
         if plan.probing == 0:
@@ -381,6 +386,11 @@ class FleetLaw:
         # that still meets no throttle means the quota was raised: the step then grows.
         probing = plan.probing + 1 if plan.mode == "probe" else 1
         step = plan.step if plan.mode == "probe" else config.probe_step
+        if plan.mode == "probe":
+            probed = (*plan.probed, (window.accepted * window.seconds, window.seconds))
+            nxt = replace(nxt, probed=probed[-config.probe_history :])
+        else:
+            nxt = replace(nxt, probed=())
         if plan.mode == "probe" and not reached:
             return replace(nxt, quiet_seconds=quiet)  # the same probe again
         if probing > config.probe_flat_windows:
@@ -408,12 +418,17 @@ class FleetLaw:
         config = self.config
         margin = config.margin
         estimate = plan.estimate if plan.estimate is not None else plan.rate
+        quiet = 0.0
         if self._busy(window):
             estimate = window.accepted
-        elif plan.mode == "probe" and plan.probing > config.probe_flat_windows:
-            estimate = max(estimate, window.accepted)  # the quota was raised
         elif plan.mode == "probe":
-            pass  # within the probe's step of the estimate: cruise below it again
+            # Within the probe's step of the estimate, cruise below it again; a growing probe
+            # may have found a raised quota: what it got through says so, less what the burst
+            # (refilled while the fleet cruised below the quota) let through on top. That is
+            # a lower bound: probe above it again at once.
+            bound = self._probed_bound(plan, window)
+            if bound > estimate:
+                estimate, quiet = bound, config.max_probe_every_seconds
         else:
             estimate = min(
                 estimate * (1.0 - margin), max(window.accepted, estimate * (1.0 - 3 * margin))
@@ -422,7 +437,29 @@ class FleetLaw:
         # Checked a short window later (`check_window_seconds`): a window that began with a
         # full bucket let its burst through too, and the next, if still throttled throughout,
         # measures the refill rate alone.
-        return Plan(rate=rate, estimate=estimate, mode="cruise", window=number, fresh=True)
+        return Plan(
+            rate=rate,
+            estimate=estimate,
+            mode="cruise",
+            window=number,
+            quiet_seconds=quiet,
+            fresh=True,
+        )
+
+    def _probed_bound(self, plan: Plan, window: Window) -> float:
+        """A lower bound of the quota from a probe that has just run the bucket dry: the
+        largest of the calls it got through since the start of each of its windows, over the
+        time since plus the bucket's depth (as slow start's first throttle measures, see
+        `LocalLaw`). Not the throttled window's own rate: that holds the burst refilled
+        while the fleet ran below the quota."""
+        calls = seconds = best = 0.0
+        for got, span in reversed(
+            (*plan.probed, (window.accepted * window.seconds, window.seconds))
+        ):
+            calls += got
+            seconds += span
+            best = max(best, calls / (seconds + self.config.burst_seconds))
+        return best
 
 
 def max_min_shares(capacity: float, wants: Mapping[str, float]) -> dict[str, float]:

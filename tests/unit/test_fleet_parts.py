@@ -20,6 +20,7 @@ from consumer.aws.fleetrate import (
     LocalLaw,
     Plan,
     Window,
+    brake_for,
     fixed_plan,
     max_min_shares,
 )
@@ -89,6 +90,51 @@ def test_a_rate_the_fleet_did_not_reach_is_neither_crept_past_nor_probed_further
     assert (again.mode, again.rate, again.step) == ("probe", 54.0, 0.08)
     reached = replace(short, accepted=54.0)
     assert law.decide(probe, reached).step == 0.16
+
+
+def _probe_until_throttled(law: FleetLaw, plan: Plan, bucket: Bucket, carried: float) -> Plan:
+    """Five-second windows against ``bucket`` at the plan's rate, or the ``carried`` rate of a
+    slow stack for the first half minute, until one throttles: the workers brake at its first
+    throttle (`brake_for`)."""
+    seconds = law.config.window_seconds
+    now = 0.0
+    for index in range(40):
+        rate = min(plan.rate, carried if index < 6 else math.inf)
+        accepted = throttled = 0
+        end = now + seconds
+        while now < end:
+            if bucket.take(now):
+                accepted += 1
+            else:
+                throttled += 1
+                rate = plan.rate * brake_for(plan, law.config)
+            now += 1.0 / rate
+        window = Window(seconds, accepted / seconds, throttled / seconds, limited=True)
+        plan = law.decide(plan, window)
+        if throttled:
+            return plan
+    raise AssertionError("no throttle")
+
+
+def test_a_probe_s_throttle_counts_the_refilled_burst_out_of_what_it_measures() -> None:
+    # The stack held the fleet under its 50/s quota for half a minute (the bucket full), then
+    # carried the growing probe: its throttled window got the quota and the burst through.
+    law = FleetLaw()
+    plan = Plan(rate=48.8, estimate=49.8, mode="probe", step=0.04, probing=1)
+    cut = _probe_until_throttled(law, plan, Bucket(50.0, 50.0), carried=49.0)
+    assert cut.mode == "cruise"
+    assert cut.estimate is not None
+    assert 49.8 <= cut.estimate <= 50.0  # was the window's 51-52/s: cruising at the quota
+
+
+def test_a_growing_probe_finds_a_raised_quota_as_a_lower_bound_and_probes_it_again() -> None:
+    law = FleetLaw()
+    plan = Plan(rate=26.0, estimate=25.0, mode="probe", step=0.04, probing=1)
+    cut = _probe_until_throttled(law, plan, Bucket(40.0, 40.0), carried=math.inf)
+    assert cut.estimate is not None
+    assert 0.85 * 40.0 <= cut.estimate <= 40.0
+    quiet = Window(law.config.check_window_seconds, cut.rate, 0.0, limited=True)
+    assert law.decide(cut, quiet).mode == "probe"  # at once, not after the probe interval
 
 
 def test_a_fleet_short_of_work_does_not_raise_its_rate() -> None:
@@ -299,7 +345,11 @@ def test_a_prober_that_can_send_no_more_has_the_others_join_in_doubling_each_win
     idle = replace(capped, limited=False)  # nobody could use more
     assert law.decide(plan, idle).rate == 800.0
     stuck = replace(capped, accepted=500.0)  # the others' 800/s did not get through
-    assert law.decide(plan, stuck).rate == 1000.0  # not 1600: what got through bounds it
+    plan = law.decide(plan, stuck)
+    assert plan.rate == 1000.0  # not 1600: what got through bounds it...
+    quicker = law.decide(plan, replace(capped, accepted=700.0))
+    assert quicker.rate == 1400.0
+    assert law.decide(quicker, stuck).rate == 1000.0  # ...the last window's, not the best one's
     # A prober short of work, the others holding commands: they start all the same.
     done = law.decide(law.first(), replace(capped, accepted=0.0))
     assert done.rate == law.config.join_rate
@@ -464,7 +514,9 @@ def test_a_worker_whose_entry_stops_changing_is_dead_and_the_leader_removes_it()
 
 def test_the_fleet_item_round_trips_through_its_dynamodb_shape() -> None:
     entry = _entry("abc", 1_700_000_000.5, want=math.inf, share=None)
-    record = PlanRecord(Plan(rate=24.5, estimate=25.0, mode="cruise", window=9), 1.7e9, "abc")
+    probed = ((130.0, 5.0), (52.0, 2.0))
+    probe = Plan(rate=26.0, estimate=25.0, mode="probe", window=9, probed=probed)
+    record = PlanRecord(probe, 1.7e9, "abc")
     item = {"id": {"S": "fleet"}, "m_abc": {"M": entry_attributes(entry)}, "m_bad": {"M": {}}}
     item["plan"] = {"M": plan_attributes(record)}
     view = parse_item(item)
