@@ -1,10 +1,10 @@
 """The fleet item in the idempotency table: one heartbeat is one UpdateItem that returns it all.
 
 The item sits beside the claims under the table's own key (``id``), at ``fleet#unlink-quota``,
-which no command key can take (those start ``id:``, ``effect:`` or ``body:``). It holds one map
-attribute per live worker (``m_<worker id>``), the leader's decision (``plan``) and its own TTL
-(``expires_at``, a day past the last heartbeat), so a fleet that is gone leaves nothing behind
-while a restarted fleet finds the quota it learned.
+which no command key can take (those start ``id:``, ``effect:`` or ``body:``). It holds one
+attribute per live worker (``m_<worker id>``, a compact JSON string), the leader's decision
+(``plan``, the same) and its own TTL (``expires_at``, a day past the last heartbeat), so a
+fleet that is gone leaves nothing behind while a restarted fleet finds the quota it learned.
 
 Each worker's entry is a top-level attribute rather than a key of one map: `SET m_<id> = :entry`
 needs no map to exist first, and `REMOVE` of a dead worker's entry touches nothing else. Writes
@@ -14,6 +14,7 @@ that both believe they lead for a heartbeat write plans derived from the same it
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -46,13 +47,13 @@ class DynamoFleetTable:
     ) -> FleetView:
         names = {"#me": MEMBER_PREFIX + entry.member}
         values: dict[str, Any] = {
-            ":me": {"M": entry_attributes(entry)},
+            ":me": entry_value(entry),
             ":exp": {"N": str(int(self._clock.time()) + ITEM_TTL_SECONDS)},
         }
         sets = ["#me = :me", "expires_at = :exp"]
         if plan is not None:
             names["#plan"] = "plan"
-            values[":plan"] = {"M": plan_attributes(plan)}
+            values[":plan"] = plan_value(plan)
             sets.append("#plan = :plan")
         expression = "SET " + ", ".join(sets)
         dead = [m for m in remove if m != entry.member]
@@ -85,44 +86,62 @@ class DynamoFleetTable:
         return parse_item(response.get("Item") or {})
 
 
-def _n(value: float) -> dict[str, str]:
-    return {"N": repr(round(value, 4)) if math.isfinite(value) else "-1"}
+def _n(value: float) -> float:
+    return round(value, 4) if math.isfinite(value) else -1.0
 
 
-def entry_attributes(entry: MemberEntry) -> dict[str, Any]:
-    return {
-        "host": {"S": entry.host},
-        "started": _n(entry.started),
-        "at": _n(entry.at),
-        "seq": _n(entry.seq),
-        "ok": _n(entry.successes),
-        "thr": _n(entry.throttles),
-        "want": _n(entry.want),  # -1: unbounded
-        "share": _n(entry.share if entry.share is not None else -1),
-        "ok1m": _n(entry.recent_successes),
-        "thr1m": _n(entry.recent_throttles),
-    }
+def _string(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {"S": json.dumps(fields, separators=(",", ":"))}
 
 
-def plan_attributes(record: PlanRecord) -> dict[str, Any]:
+def entry_value(entry: MemberEntry) -> dict[str, str]:
+    """A worker's entry as one string attribute: a map attribute of ten numbers costs the
+    table's every heartbeat (and the worker parsing the whole item it returns) several times
+    as much, for the same bytes."""
+    return _string(
+        {
+            "host": entry.host,
+            "started": _n(entry.started),
+            "at": _n(entry.at),
+            "seq": entry.seq,
+            "ok": entry.successes,
+            "thr": entry.throttles,
+            "want": _n(entry.want),  # -1: unbounded
+            "share": entry.share,
+            "ok1m": entry.recent_successes,
+            "thr1m": entry.recent_throttles,
+        }
+    )
+
+
+def plan_value(record: PlanRecord) -> dict[str, str]:
     plan = record.plan
-    return {
-        "rate": _n(plan.rate),
-        "estimate": _n(plan.estimate if plan.estimate is not None else -1),
-        "mode": {"S": plan.mode},
-        "window": _n(plan.window),
-        "quiet": _n(plan.quiet_seconds),
-        "step": _n(plan.step),
-        "probing": _n(plan.probing),
-        "probed": {"L": [{"L": [_n(calls), _n(seconds)]} for calls, seconds in plan.probed]},
-        "fresh": {"BOOL": plan.fresh},
-        "at": _n(record.at),
-        "by": {"S": record.by},
-    }
+    return _string(
+        {
+            "rate": _n(plan.rate),
+            "estimate": plan.estimate,
+            "mode": plan.mode,
+            "window": plan.window,
+            "quiet": _n(plan.quiet_seconds),
+            "step": _n(plan.step),
+            "probing": plan.probing,
+            "probed": [[_n(calls), _n(seconds)] for calls, seconds in plan.probed],
+            "fresh": plan.fresh,
+            "at": record.at,
+            "by": record.by,
+        }
+    )
 
 
-def _num(attrs: Mapping[str, Any], name: str) -> float:
-    return float(attrs[name]["N"])
+def _fields(value: Any) -> dict[str, Any]:
+    fields = json.loads(value["S"])
+    if not isinstance(fields, dict):
+        raise TypeError("not an object")
+    return fields
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def parse_item(item: Mapping[str, Any]) -> FleetView:
@@ -132,46 +151,41 @@ def parse_item(item: Mapping[str, Any]) -> FleetView:
         if not name.startswith(MEMBER_PREFIX):
             continue
         try:
-            attrs = value["M"]
-            want, share = _num(attrs, "want"), _num(attrs, "share")
+            fields = _fields(value)
+            want = float(fields["want"])
             member = name.removeprefix(MEMBER_PREFIX)
             members[member] = MemberEntry(
                 member=member,
-                host=str(attrs["host"]["S"]),
-                started=_num(attrs, "started"),
-                at=_num(attrs, "at"),
-                seq=int(_num(attrs, "seq")),
-                successes=int(_num(attrs, "ok")),
-                throttles=int(_num(attrs, "thr")),
+                host=str(fields["host"]),
+                started=float(fields["started"]),
+                at=float(fields["at"]),
+                seq=int(fields["seq"]),
+                successes=int(fields["ok"]),
+                throttles=int(fields["thr"]),
                 want=math.inf if want < 0 else want,
-                share=None if share < 0 else share,
-                recent_successes=int(_num(attrs, "ok1m")),
-                recent_throttles=int(_num(attrs, "thr1m")),
+                share=_optional(fields["share"]),
+                recent_successes=int(fields["ok1m"]),
+                recent_throttles=int(fields["thr1m"]),
             )
         except (KeyError, TypeError, ValueError):
             continue
     return FleetView(members, _parse_plan(item.get("plan")))
 
 
-def _probed(value: Any) -> tuple[tuple[float, float], ...]:
-    return tuple((float(w["L"][0]["N"]), float(w["L"][1]["N"])) for w in value["L"])
-
-
 def _parse_plan(value: Any) -> PlanRecord | None:
     try:
-        attrs = value["M"]
-        estimate = _num(attrs, "estimate")
+        fields = _fields(value)
         plan = Plan(
-            rate=_num(attrs, "rate"),
-            estimate=None if estimate < 0 else estimate,
-            mode=str(attrs["mode"]["S"]),
-            window=int(_num(attrs, "window")),
-            quiet_seconds=_num(attrs, "quiet"),
-            step=_num(attrs, "step"),
-            probing=int(_num(attrs, "probing")),
-            probed=_probed(attrs.get("probed", {"L": []})),
-            fresh=bool(attrs.get("fresh", {}).get("BOOL", False)),
+            rate=float(fields["rate"]),
+            estimate=_optional(fields["estimate"]),
+            mode=str(fields["mode"]),
+            window=int(fields["window"]),
+            quiet_seconds=float(fields["quiet"]),
+            step=float(fields["step"]),
+            probing=int(fields["probing"]),
+            probed=tuple((float(calls), float(seconds)) for calls, seconds in fields["probed"]),
+            fresh=bool(fields["fresh"]),
         )
-        return PlanRecord(plan, _num(attrs, "at"), str(attrs["by"]["S"]))
+        return PlanRecord(plan, float(fields["at"]), str(fields["by"]))
     except (KeyError, TypeError, ValueError):
         return None

@@ -12,7 +12,7 @@ import pytest
 from consumer import app
 from consumer.aws.fleet import FleetMember, FleetView, MemberEntry, PlanRecord
 from consumer.aws.fleet_coordinator import FleetCoordinator
-from consumer.aws.fleet_table import entry_attributes, parse_item, plan_attributes
+from consumer.aws.fleet_table import entry_value, parse_item, plan_value
 from consumer.aws.fleetrate import (
     UNBOUNDED,
     FleetLaw,
@@ -517,8 +517,8 @@ def test_the_fleet_item_round_trips_through_its_dynamodb_shape() -> None:
     probed = ((130.0, 5.0), (52.0, 2.0))
     probe = Plan(rate=26.0, estimate=25.0, mode="probe", window=9, probed=probed)
     record = PlanRecord(probe, 1.7e9, "abc")
-    item = {"id": {"S": "fleet"}, "m_abc": {"M": entry_attributes(entry)}, "m_bad": {"M": {}}}
-    item["plan"] = {"M": plan_attributes(record)}
+    item = {"id": {"S": "fleet"}, "m_abc": entry_value(entry), "m_bad": {"S": "{}"}}
+    item["plan"] = plan_value(record)
     view = parse_item(item)
     assert view.members == {"abc": entry}  # the malformed entry is left out
     assert view.plan == record
