@@ -1,7 +1,8 @@
 """The worker's side of the fleet's quota: the gate every Cognito unlink call passes.
 
-`QuotaLimiter` paces calls GCRA-style (one every ``1/rate`` seconds, no bursts above the rate)
-at a rate that comes from one of three places:
+`QuotaLimiter` paces calls GCRA-style (one every ``1/rate`` seconds; on the fleet's plan a
+worker behind its schedule catches up by at most half a second of its rate at once) at a rate
+that comes from one of three places:
 
 - ``fleet``: a share of the fleet's rate, assigned by the `FleetCoordinator` through the shared
   table. A throttle between two assignments brakes this worker at once (``brake``), so the
@@ -34,6 +35,8 @@ LIMITED_SECONDS = 2.0  # a call waited for its slot this recently: the rate hold
 RECENT_SECONDS = 60.0  # the operator view's "last minute"
 BRAKE = 0.9  # by default a throttle between two fleet decisions cuts the share to this
 NAP_SECONDS = 0.2  # a caller waiting for its slot looks at the rate again this often
+CATCH_UP_SECONDS = 0.5  # calls held up elsewhere (a slow answer, a short receive) may go at
+# once for up to this long behind their schedule: the bucket refilled by as many meanwhile
 REPEAT_SECONDS = 5.0  # a command's repeated throttle is the quota's if, this recently, other
 REPEAT_SHARE = 0.1  # calls were throttled too, or repeated ones were this share of all calls
 
@@ -202,12 +205,19 @@ class QuotaLimiter:
         return self._last_grant + 1.0 / rate
 
     def grant(self) -> None:
-        """The next call goes now: keeps the schedule while busy, restarts it after a pause."""
+        """The next call goes now: keeps the schedule while busy, restarts it after a pause.
+        On a share of the fleet's plan (or a configured rate) the calls it fell behind by
+        catch up at once, up to ``CATCH_UP_SECONDS`` of its rate: a plan under the quota
+        leaves the bucket full, and what the fleet did not send refilled it. A worker on its
+        own law runs where the bucket is about empty: it never catches up."""
         now = self._clock.monotonic()
         due = self.due()
         rate = self.rate
         gap = 1.0 / rate if rate else 0.0
-        self._last_grant = due if now - due < gap else now
+        credit = gap
+        if self.mode == "fixed" or (self.mode == "fleet" and not self._steering):
+            credit = max(gap, CATCH_UP_SECONDS)
+        self._last_grant = due if now - due < credit else now - credit + gap
 
     def waited(self) -> None:
         """A caller had to wait for its slot: the rate is what holds calls back."""
