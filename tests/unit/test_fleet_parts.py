@@ -460,6 +460,36 @@ def test_a_new_rate_applies_to_callers_already_waiting() -> None:
     assert limiter.due() == pytest.approx(clock.now + 0.01)
 
 
+def _calls_at_once(limiter: QuotaLimiter, clock: FakeClock) -> int:
+    """Calls granted without waiting, now."""
+    count = 0
+    while limiter.due() <= clock.now + 1e-9 and count < 1000:
+        limiter.grant()
+        count += 1
+    return count
+
+
+def test_a_worker_behind_its_fleet_share_catches_up_half_a_second_of_it_at_once() -> None:
+    clock = FakeClock()
+    limiter = QuotaLimiter(clock, local=LocalLaw())
+    limiter.assign(20.0, plan_window=1)
+    assert _calls_at_once(limiter, clock) == 10  # a first call, then half a second's
+    clock.now += 0.2  # its calls held up elsewhere for a fifth of a second: four behind
+    assert _calls_at_once(limiter, clock) == 4
+    clock.now += 5.0  # a long pause: no more than half a second of its share
+    assert _calls_at_once(limiter, clock) == 10
+    assert limiter.due() == pytest.approx(clock.now + 0.05)  # then paced again
+
+
+def test_a_worker_on_its_own_law_never_catches_up() -> None:
+    # It runs where the bucket is about empty: a catch-up would be so many throttles.
+    clock = FakeClock()
+    limiter = QuotaLimiter(clock, local=LocalLaw(rate=20.0))
+    limiter.grant()
+    clock.now += 5.0
+    assert _calls_at_once(limiter, clock) == 1
+
+
 def test_a_throttle_brakes_a_fleet_share_until_the_fleet_cuts_or_three_decisions_pass() -> None:
     clock = FakeClock()
     limiter = QuotaLimiter(clock, local=LocalLaw())
