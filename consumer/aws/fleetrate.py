@@ -419,8 +419,13 @@ class FleetLaw:
         margin = config.margin
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = 0.0
-        if self._busy(window):
+        if self._busy(window) and plan.mode == "probe":
             estimate = window.accepted
+        elif self._busy(window):
+            # Throttled throughout while sending under the estimate, the fleet got less than
+            # the estimate through; a count above it holds calls sent before the window
+            # (each worker's counts span its own heartbeats): a lower estimate only.
+            estimate = min(estimate, window.accepted)
         elif plan.mode == "probe":
             # Within the probe's step of the estimate, cruise below it again; a growing probe
             # may have found a raised quota: what it got through says so, less what the burst

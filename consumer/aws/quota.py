@@ -1,8 +1,8 @@
 """The worker's side of the fleet's quota: the gate every Cognito unlink call passes.
 
-`QuotaLimiter` paces calls GCRA-style (one every ``1/rate`` seconds; on the fleet's plan a
-worker behind its schedule catches up by at most half a second of its rate at once) at a rate
-that comes from one of three places:
+`QuotaLimiter` paces calls GCRA-style (one every ``1/rate`` seconds; on a cruising fleet's
+plan a worker behind its schedule catches up by at most half a second of its rate at once) at a
+rate that comes from one of three places:
 
 - ``fleet``: a share of the fleet's rate, assigned by the `FleetCoordinator` through the shared
   table. A throttle between two assignments brakes this worker at once (``brake``), so the
@@ -94,6 +94,7 @@ class QuotaLimiter:
         self._braked: tuple[int, float] | None = None  # (plan window, share) when it braked
         self._brake = BRAKE
         self._last_grant = -math.inf
+        self._catch_up = False  # see `assign`
         self._turn = asyncio.Lock()
         self._paced_at = -math.inf
         self.tally = Tally()
@@ -142,6 +143,7 @@ class QuotaLimiter:
         steer: bool = False,
         starting: bool = False,
         phase: float = 0.0,
+        catch_up: bool = False,
     ) -> None:
         """A share of the fleet's rate from decision ``plan_window``.
 
@@ -152,6 +154,8 @@ class QuotaLimiter:
         its rate until a share does. ``starting`` without ``steer``: one of the others, whose
         share may be nil; when one arrives, its first call goes ``phase`` (0-1) of a slot from
         now, so the others released at once do not spend the bucket's burst together.
+        ``catch_up``: the plan is under the quota (cruising, or a configured rate): calls held
+        up elsewhere may catch up (see `grant`).
         """
         if self._braked is not None:
             window, braked_share = self._braked
@@ -164,6 +168,7 @@ class QuotaLimiter:
         self._brake = brake
         self._share = share
         self._plan_window = plan_window
+        self._catch_up = catch_up
         if held and share > 0.0:
             self._last_grant = self._clock.monotonic() - (1.0 - phase) / share
 
@@ -206,16 +211,17 @@ class QuotaLimiter:
 
     def grant(self) -> None:
         """The next call goes now: keeps the schedule while busy, restarts it after a pause.
-        On a share of the fleet's plan (or a configured rate) the calls it fell behind by
-        catch up at once, up to ``CATCH_UP_SECONDS`` of its rate: a plan under the quota
+        On a share of a plan under the quota (cruising, or a configured rate) the calls it
+        fell behind by catch up at once, up to ``CATCH_UP_SECONDS`` of its rate: such a plan
         leaves the bucket full, and what the fleet did not send refilled it. A worker on its
-        own law runs where the bucket is about empty: it never catches up."""
+        own law, a starting fleet and a probe run where the bucket is about empty: no
+        catch-up there."""
         now = self._clock.monotonic()
         due = self.due()
         rate = self.rate
         gap = 1.0 / rate if rate else 0.0
         credit = gap
-        if self.mode == "fixed" or (self.mode == "fleet" and not self._steering):
+        if self.mode == "fixed" or (self.mode == "fleet" and self._catch_up):
             credit = max(gap, CATCH_UP_SECONDS)
         self._last_grant = due if now - due < credit else now - credit + gap
 

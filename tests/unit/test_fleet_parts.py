@@ -53,6 +53,15 @@ def test_a_heavily_throttled_window_measures_the_quota_as_the_accepted_rate() ->
     assert (plan.mode, plan.window) == ("cruise", 8)
 
 
+def test_a_throttled_window_above_the_cruise_never_raises_the_estimate() -> None:
+    # Just after a take-over: the workers' counts span their own heartbeats, and some still
+    # hold the burst that ran the bucket dry.
+    law = FleetLaw()
+    checking = Plan(rate=51.0, estimate=52.0, mode="cruise", window=11, fresh=True)
+    plan = law.decide(checking, Window(2.0, accepted=61.3, throttled=12.0, limited=True))
+    assert plan.estimate == 52.0  # was 61.3: cruising 20% over the quota for a window
+
+
 def test_a_light_throttle_while_cruising_steps_the_estimate_down_a_little() -> None:
     law = FleetLaw()
     cruising = Plan(rate=24.5, estimate=25.0, mode="cruise", window=3, quiet_seconds=10.0)
@@ -472,13 +481,24 @@ def _calls_at_once(limiter: QuotaLimiter, clock: FakeClock) -> int:
 def test_a_worker_behind_its_fleet_share_catches_up_half_a_second_of_it_at_once() -> None:
     clock = FakeClock()
     limiter = QuotaLimiter(clock, local=LocalLaw())
-    limiter.assign(20.0, plan_window=1)
+    limiter.assign(20.0, plan_window=1, catch_up=True)  # cruising
     assert _calls_at_once(limiter, clock) == 10  # a first call, then half a second's
     clock.now += 0.2  # its calls held up elsewhere for a fifth of a second: four behind
     assert _calls_at_once(limiter, clock) == 4
     clock.now += 5.0  # a long pause: no more than half a second of its share
     assert _calls_at_once(limiter, clock) == 10
     assert limiter.due() == pytest.approx(clock.now + 0.05)  # then paced again
+
+
+def test_a_starting_or_probing_fleet_never_catches_up() -> None:
+    clock = FakeClock()
+    member = FleetMember("w1", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    limiter = member.limiter
+    for mode, rate, caught_up in [("cruise", 20.0, 10), ("probe", 21.0, 1), ("startup", 20.0, 1)]:
+        limiter.waited()  # its rate holds calls back: it wants the whole plan
+        member.absorb(FleetView({}, PlanRecord(Plan(rate=rate, mode=mode), clock.time(), "w1")))
+        clock.now += 5.0
+        assert _calls_at_once(limiter, clock) == caught_up, mode
 
 
 def test_a_worker_on_its_own_law_never_catches_up() -> None:
