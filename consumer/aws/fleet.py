@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -42,6 +43,8 @@ from consumer.aws.quota import QuotaLimiter
 from consumer.core.clock import Clock
 
 log = structlog.get_logger("consumer.aws.fleet")
+
+HISTORY_SECONDS = 10.0  # the leader's windows the fleet's lower bound of the quota looks back on
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,7 @@ class FleetMember:
         self._rates: dict[str, tuple[float, float]] = {}  # member -> (accepted, throttled)/s
         self._base_at = 0.0
         self._throttles: dict[str, int] = {}  # member -> its throttles at the last heartbeat
+        self._history: deque[tuple[float, dict[str, int]]] = deque()  # see `_bound`
 
     def entry(self) -> MemberEntry:
         now = self._clock.monotonic()
@@ -250,15 +254,31 @@ class FleetMember:
         return self.leader
 
     def _bound(self) -> float | None:
-        """What the fleet got through since its first worker started, over that time plus the
-        bucket's depth: a lower bound of the quota, tight once the bucket runs dry. Each count
-        is as of its worker's heartbeat, so the bound errs low, never high."""
+        """The largest of what the fleet got through since its first worker started, or since
+        one of the leader's windows of the last `HISTORY_SECONDS` began, over the time since
+        plus the bucket's depth: each is a lower bound of the quota, and the one from the
+        last time the bucket was full is tight once it runs dry (slow start's measurement,
+        see `LocalLaw`, at the leader's windows). Each count is as of its worker's heartbeat,
+        so the bound errs low, never high; a worker missing from a window's counts adds only
+        what it did if it started after that window. Called once a window: it keeps the
+        window's counts."""
         if not self.live:
             return None
         entries = self.live.values()
         depth = self._law.config.burst_seconds
-        seconds = max(e.at for e in entries) - min(e.started for e in entries) + depth
-        return sum(e.successes for e in entries) / seconds if seconds > 0 else None
+        now = max(e.at for e in entries)
+        self._history.append((now, {m: e.successes for m, e in self.live.items()}))
+        while self._history[0][0] < now - HISTORY_SECONDS:
+            self._history.popleft()
+        seconds = now - min(e.started for e in entries) + depth
+        best = sum(e.successes for e in entries) / seconds if seconds > 0 else 0.0
+        for at, counts in list(self._history)[:-1]:
+            calls = sum(
+                e.successes - counts.get(m, 0 if e.started >= at else e.successes)
+                for m, e in self.live.items()
+            )
+            best = max(best, calls / (now - at + depth))
+        return best if seconds > 0 else None
 
     def _publish(self, plan: Plan, wall: float) -> None:
         old = self.plan.plan if self.plan is not None else None

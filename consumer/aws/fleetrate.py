@@ -221,8 +221,9 @@ class Window:
     throttled: float  # calls/s answered with a throttle
     limited: bool  # some worker's rate held its calls back
     running: float | None = None  # calls/s the workers' own rates add up to, while starting
-    since_start: float | None = None  # the fleet's calls accepted since it started, over the
-    # seconds since plus the bucket's depth: a lower bound of the quota (see `LocalLaw`)
+    bound: float | None = None  # the fleet's calls accepted since it started or since a
+    # recent window, over the seconds since plus the bucket's depth: a lower bound of the
+    # quota, tight when the bucket was full then (see `LocalLaw`)
     prober_limited: bool = True  # the worker slow-starting for a cold fleet could send more
     throttled_since_start: bool = False  # some worker has met a throttle since it started
     held: float | None = None  # the prober's rate once its first throttle measured the quota
@@ -331,7 +332,7 @@ class FleetLaw:
             return nxt
         if plan.probing == 0:
             # The bucket has just run dry: the fleet's own bound is tight now; kept for later.
-            return replace(nxt, probing=1, estimate=window.since_start)
+            return replace(nxt, probing=1, estimate=window.bound)
         if not window.limited and window.throttled == 0:
             return nxt  # short of work: nothing measured
         config = self.config
@@ -344,6 +345,12 @@ class FleetLaw:
         if window.held is not None and plan.rate == 0.0:
             bound = window.held  # the quota as one sender measured it (a window's count of
             # calls is a call or so off, a tenth of a quota of 10/s)
+        elif plan.rate > 0.0:
+            # The others joined in, the stack holding the fleet under the quota (the bucket
+            # full) until it sped up: the fleet's own bound is tight, and a window's count holds
+            # the burst.
+            exact = False
+            bound = max(window.bound or 0.0, plan.estimate or 0.0)
         else:
             bound = min(running, sent)
             if window.throttled > 0:

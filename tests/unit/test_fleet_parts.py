@@ -374,6 +374,44 @@ def test_the_take_over_from_one_prober_starts_from_the_quota_it_measured() -> No
     assert (took.mode, took.estimate) == ("cruise", 9.6)
 
 
+def test_a_fleet_that_joined_in_takes_over_from_the_last_time_the_bucket_was_full() -> None:
+    # The stack held the joined-in fleet to 45/s under a 50/s quota, then sped up: the burst
+    # the bucket had kept went through on top of the quota before the first throttle. The
+    # two workers' heartbeats are 0.7 s apart: each one's counts span its own.
+    clock = FakeClock()
+    start = clock.time()
+    member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    bucket = Bucket(50.0, 50.0)
+    counts = [(0, 0)]  # the fleet's (accepted, throttled) so far, every 10 ms
+    for tick in range(3000):
+        rate = 45.0 if tick < 800 else 75.0
+        calls = int(rate * (tick + 1) / 100) - int(rate * tick / 100)
+        ok = sum(bucket.take(tick / 100) for _ in range(calls))
+        counts.append((counts[-1][0] + ok, counts[-1][1] + calls - ok))
+    record = PlanRecord(Plan(rate=90.0), start, "a")  # the others have joined in
+    for second in range(1, 30):
+        clock.now = start + second
+        seen = {"a": counts[second * 100], "b": counts[second * 100 - 70]}
+        entries = {
+            m: _entry(
+                m,
+                clock.time() - (0.7 if m == "b" else 0.0),
+                started=start - (1 if m == "a" else 0),
+                successes=ok // 2,
+                throttles=thr // 2,
+            )
+            for m, (ok, thr) in seen.items()
+        }
+        member.absorb(FleetView(entries, record))
+        assert member.plan is not None
+        record = member.plan
+        if record.plan.mode == "cruise":
+            break
+    assert record.plan.mode == "cruise"
+    assert record.plan.estimate is not None
+    assert 0.95 * 50.0 <= record.plan.estimate <= 50.0
+
+
 def test_a_probe_that_meets_a_throttle_brakes_every_worker_at_its_next_heartbeat() -> None:
     clock = FakeClock()
     member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
