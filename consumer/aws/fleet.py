@@ -195,9 +195,9 @@ class FleetMember:
             self.dead = []
             self._base = None
         self._assign()
-        if throttled and self.plan is not None and self.plan.plan.mode == "probe":
-            # The probe found the quota: every worker brakes, not only the ones throttled
-            # (one by one, each of N workers would meet a throttle of its own first).
+        if throttled and self.plan is not None and self.plan.plan.mode in ("probe", "startup"):
+            # The probe (or the start) found the quota: every worker brakes, not only the ones
+            # throttled (one by one, each of N workers would meet a throttle of its own first).
             self.limiter.brake()
 
     def _lead(self, now: float, wall: float) -> None:

@@ -252,7 +252,10 @@ def brake_for(plan: Plan, config: FleetConfig) -> float:
     if plan.mode == "fixed":
         return 1.0  # a configured rate never brakes
     if plan.mode == "startup":
-        return 0.5  # the others, joining a slow start that doubles each window
+        # The others, joined in at up to twice what got through: at the first throttle they
+        # stop until the leader takes over (a window on), while the prober holds what it
+        # measured. Halved, three workers at 50/s still sent 95/s into the empty bucket.
+        return 0.0
     if plan.mode == "probe":
         return (1.0 - config.margin) / (1.0 + plan.step)
     return 0.95

@@ -159,7 +159,9 @@ class QuotaLimiter:
         """
         if self._braked is not None:
             window, braked_share = self._braked
-            if share < braked_share or plan_window >= window + 3:
+            # A start's brake (a stop) lasts until the take-over, whatever share it brings.
+            taken_over = self._starting and not starting
+            if share < braked_share or plan_window >= window + 3 or taken_over:
                 self._braked = None
         held = self.mode == "fleet" and self.rate == 0.0
         self.mode = "fleet"
@@ -288,5 +290,5 @@ class QuotaLimiter:
         """Runs at the braked share until the fleet cuts (see `assign`)."""
         if self._law() is not None:
             return  # its own law sets the rate: it cut, or holds what it measured
-        if self._brake < 1.0 and self._braked is None and self._share is not None:
+        if self._brake < 1.0 and self._braked is None and self._share:
             self._braked = (self._plan_window, self._share)

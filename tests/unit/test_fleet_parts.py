@@ -436,6 +436,26 @@ def test_a_probe_that_meets_a_throttle_brakes_every_worker_at_its_next_heartbeat
     assert calm.limiter.rate == pytest.approx(19.6 / 3)  # cruising, its own throttles brake it
 
 
+def test_a_starting_fleet_s_first_throttle_stops_the_joined_in_others_until_the_take_over() -> None:
+    clock = FakeClock()
+    member = FleetMember("b", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    joined = PlanRecord(Plan(rate=90.0, window=6), clock.time(), "a")  # the others joined in
+    entries = {
+        "a": _entry("a", clock.time(), started=clock.time() - 2, throttles=0),
+        "b": _entry("b", clock.time(), started=clock.time() - 1, throttles=0),
+    }
+    member.limiter.waited()
+    member.absorb(FleetView(entries, joined))
+    assert member.limiter.rate == pytest.approx(90.0)  # the prober "a" is on its own law
+    clock.now += 1.0
+    entries["a"] = _entry("a", clock.time(), started=clock.time() - 3, throttles=1)
+    member.absorb(FleetView(entries, joined))  # the prober met the quota: "b" met nothing
+    assert member.limiter.rate == 0.0
+    took = PlanRecord(Plan(rate=49.0, estimate=50.0, mode="cruise", window=8), clock.time(), "a")
+    member.absorb(FleetView(entries, took))
+    assert member.limiter.rate == pytest.approx(24.5)
+
+
 def test_a_command_throttled_again_while_other_calls_get_through_does_not_slow_the_worker() -> None:
     clock = FakeClock()
     limiter = QuotaLimiter(clock, local=LocalLaw(rate=20.0))
