@@ -206,6 +206,7 @@ class FleetConfig:
     join_rate: float = 4.0  # ...and at least this once it can send no more (say, short of work)
     join_headroom: float = 2.0  # ...and at most this many times what the fleet got through
     startup_window_seconds: float = 1.0  # while starting the leader looks every heartbeat
+    startup_alone_windows: int = 10  # the prober slow-starts alone for at most this many
     check_window_seconds: float = 2.0  # a take-over or cut is checked this soon: the others'
     # heartbeats lag the leader's by up to one, so a second's counts are half the last one's
     burst_seconds: float = 1.0  # the bucket's depth in seconds of its quota, as `LocalConfig`'s
@@ -322,8 +323,11 @@ class FleetLaw:
         rate doubling each window, never past twice what the fleet got through in the last
         one, until the first throttle."""
         met = window.throttled > 0 or window.throttled_since_start
+        # A prober whose calls still wait for their slots a while on has not met the quota
+        # alone (short receives of ten at once make calls wait at any rate): the others join.
+        alone = plan.window < self.config.startup_alone_windows
         if not met and plan.probing == 0:
-            if window.limited and not window.prober_limited:
+            if window.limited and not (window.prober_limited and alone):
                 # Doubling, but never past twice what the last window got through, even after
                 # a quicker one: a stack that carries no more would otherwise let the rate run
                 # up unseen, then burst when it speeds up. (Whether a step got through
