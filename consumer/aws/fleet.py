@@ -36,6 +36,7 @@ from consumer.aws.fleetrate import (
     Plan,
     Window,
     brake_for,
+    dry_bucket_bound,
     fixed_plan,
     max_min_shares,
 )
@@ -270,15 +271,17 @@ class FleetMember:
         self._history.append((now, {m: e.successes for m, e in self.live.items()}))
         while self._history[0][0] < now - HISTORY_SECONDS:
             self._history.popleft()
-        seconds = now - min(e.started for e in entries) + depth
-        best = sum(e.successes for e in entries) / seconds if seconds > 0 else 0.0
+        seconds = now - min(e.started for e in entries)
+        if seconds + depth <= 0:
+            return None
+        since = [(sum(e.successes for e in entries), seconds)]
         for at, counts in list(self._history)[:-1]:
             calls = sum(
                 e.successes - counts.get(m, 0 if e.started >= at else e.successes)
                 for m, e in self.live.items()
             )
-            best = max(best, calls / (now - at + depth))
-        return best if seconds > 0 else None
+            since.append((calls, now - at))
+        return dry_bucket_bound(since, depth)
 
     def _publish(self, plan: Plan, wall: float) -> None:
         old = self.plan.plan if self.plan is not None else None

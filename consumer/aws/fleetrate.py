@@ -42,11 +42,19 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from itertools import accumulate
 from typing import Final
 
 UNBOUNDED: Final = math.inf  # a worker's want while its rate holds calls back
+
+
+def dry_bucket_bound(since: Iterable[tuple[float, float]], depth: float) -> float:
+    """The largest lower bound of the quota a bucket that has just run dry gives, from
+    (calls accepted since ``t``, seconds since ``t``) for earlier times ``t``: full at ``t``,
+    it let through at most ``quota * (seconds + depth)``, ``depth`` its burst in seconds."""
+    return max((calls / (seconds + depth) for calls, seconds in since), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +161,8 @@ class LocalLaw:
     def measured_quota(self, now: float) -> float:
         """The largest lower bound of the quota the calls accepted in slow start give, for a
         bucket that has just run dry (see the module docstring)."""
-        depth = self.config.burst_seconds
-        best = 0.0
-        for since, at in enumerate(reversed(self._accepted), start=1):
-            best = max(best, since / (now - at + depth))
-        return best
+        since = ((calls, now - at) for calls, at in enumerate(reversed(self._accepted), start=1))
+        return dry_bucket_bound(since, self.config.burst_seconds)
 
     def on_throttle(self, now: float, sent_at: float | None) -> bool:
         """Cuts once per overshoot; True when it did."""
@@ -471,14 +476,9 @@ class FleetLaw:
         time since plus the bucket's depth (as slow start's first throttle measures, see
         `LocalLaw`). Not the throttled window's own rate: that holds the burst refilled
         while the fleet ran below the quota."""
-        calls = seconds = best = 0.0
-        for got, span in reversed(
-            (*plan.probed, (window.accepted * window.seconds, window.seconds))
-        ):
-            calls += got
-            seconds += span
-            best = max(best, calls / (seconds + self.config.burst_seconds))
-        return best
+        latest_first = reversed((*plan.probed, (window.accepted * window.seconds, window.seconds)))
+        since = accumulate(latest_first, lambda a, b: (a[0] + b[0], a[1] + b[1]))
+        return dry_bucket_bound(since, self.config.burst_seconds)
 
 
 def max_min_shares(capacity: float, wants: Mapping[str, float]) -> dict[str, float]:
