@@ -320,5 +320,5 @@ class FleetMember:
             steer=prober == self.member,
             starting=starting,
             phase=self._phase,
-            catch_up=plan.mode in ("cruise", "fixed"),
+            catch_up=not starting,
         )

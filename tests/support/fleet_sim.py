@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -86,6 +87,8 @@ class Spec:
     quota_changes: tuple[tuple[float, float], ...] = ()  # (time, new quota)
     table_down: tuple[float, float] | None = None  # (from, to)
     max_seconds: float = 3600.0
+    lag: float = 0.0  # mean seconds (exponential) a worker's waiting caller wakes late: a
+    # busy event loop on a shared machine
 
 
 @dataclass
@@ -150,9 +153,18 @@ class _Run:
         self.left = spec.commands
         self.quotas = dict(spec.quota_changes)
         self.sent: dict[tuple[int, float], float] = {}  # (worker, reply time) -> sent at
+        self.random = random.Random(7)
 
     def push(self, at: float, kind: str, index: int) -> None:
         heapq.heappush(self.events, (at, next(self.counter), kind, index))
+
+    def wake(self, at: float) -> float:
+        """When a caller that sleeps until ``at`` runs: late by the spec's lag (a caller whose
+        slot has come does not sleep)."""
+        lag = self.spec.lag
+        if lag <= 0.0 or at <= self.clock.now:
+            return at
+        return at + self.random.expovariate(1.0 / lag)
 
     def start(self, count: int, at: float) -> None:
         for _ in range(count):
@@ -222,7 +234,9 @@ class _Run:
         worker.waiting += 1
         if not worker.granting:
             worker.granting = True
-            self.push(max(at, min(worker.limiter.due(), at + NAP_SECONDS)), "grant", index)
+            self.push(
+                self.wake(max(at, min(worker.limiter.due(), at + NAP_SECONDS))), "grant", index
+            )
 
     def on_grant(self, at: float, index: int, worker: _Worker) -> None:
         """`QuotaLimiter.acquire`: one caller at a time, re-reading the rate when it wakes."""
@@ -230,14 +244,14 @@ class _Run:
         due = limiter.due()
         if due > at + 1e-9:  # the rate fell since (or is nil): nap towards the new slot
             limiter.waited()
-            self.push(min(due, at + NAP_SECONDS), "grant", index)
+            self.push(self.wake(min(due, at + NAP_SECONDS)), "grant", index)
             return
         limiter.grant()
         worker.waiting -= 1
         self.push(at, "send", index)
         if worker.waiting > 0:
             limiter.waited()
-            self.push(max(at, min(limiter.due(), at + NAP_SECONDS)), "grant", index)
+            self.push(self.wake(max(at, min(limiter.due(), at + NAP_SECONDS))), "grant", index)
         else:
             worker.granting = False
 

@@ -552,24 +552,39 @@ def test_a_worker_behind_its_fleet_share_catches_up_half_a_second_of_it_at_once(
     assert limiter.due() == pytest.approx(clock.now + 0.05)  # then paced again
 
 
-def test_a_starting_or_probing_fleet_never_catches_up() -> None:
+def test_a_starting_fleet_never_catches_up_a_cruising_or_probing_one_does() -> None:
     clock = FakeClock()
     member = FleetMember("w1", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
     limiter = member.limiter
-    for mode, rate, caught_up in [("cruise", 20.0, 10), ("probe", 21.0, 1), ("startup", 20.0, 1)]:
+    for mode, rate, caught_up in [("cruise", 20.0, 10), ("probe", 22.0, 11), ("startup", 20.0, 1)]:
         limiter.waited()  # its rate holds calls back: it wants the whole plan
         member.absorb(FleetView({}, PlanRecord(Plan(rate=rate, mode=mode), clock.time(), "w1")))
         clock.now += 5.0
         assert _calls_at_once(limiter, clock) == caught_up, mode
 
 
-def test_a_worker_on_its_own_law_never_catches_up() -> None:
-    # It runs where the bucket is about empty: a catch-up would be so many throttles.
+def test_a_share_braked_by_a_throttle_does_not_catch_up() -> None:
+    # The throttle says the bucket has just run dry: a catch-up would be so many throttles.
     clock = FakeClock()
-    limiter = QuotaLimiter(clock, local=LocalLaw(rate=20.0))
-    limiter.grant()
+    limiter = QuotaLimiter(clock, local=LocalLaw())
+    limiter.assign(20.0, plan_window=1, brake=0.5, catch_up=True)
+    limiter.on_throttle(clock.now)
     clock.now += 5.0
     assert _calls_at_once(limiter, clock) == 1
+
+
+def test_a_worker_on_its_own_law_catches_up_but_never_while_it_slow_starts() -> None:
+    # In slow start the bucket is about empty: a catch-up would be so many throttles. Out of
+    # it, calls held up elsewhere catch up, or the law's rate no longer says what is sent.
+    clock = FakeClock()
+    starting = QuotaLimiter(clock, local=LocalLaw())
+    starting.grant()
+    clock.now += 5.0
+    assert _calls_at_once(starting, clock) == 1
+    steady = QuotaLimiter(clock, local=LocalLaw(rate=20.0))
+    steady.grant()
+    clock.now += 5.0
+    assert _calls_at_once(steady, clock) == 10
 
 
 def test_a_throttle_brakes_a_fleet_share_until_the_fleet_cuts_or_three_decisions_pass() -> None:
