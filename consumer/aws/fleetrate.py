@@ -337,9 +337,11 @@ class FleetLaw:
                 # a quicker one: a stack that carries no more would otherwise let the rate run
                 # up unseen, then burst when it speeds up. (Whether a step got through
                 # shows two heartbeats later, too late to wait for at each step.)
+                # A window the stack stalled through halves it at most.
                 rate = window.accepted
                 if plan.rate > 0.0:
                     rate = min(2.0 * plan.rate, self.config.join_headroom * window.accepted)
+                    rate = max(plan.rate / 2.0, rate)
                 return replace(nxt, rate=max(self.config.join_rate, rate))
             return nxt
         if plan.probing == 0:

@@ -87,6 +87,7 @@ class Spec:
     quota_changes: tuple[tuple[float, float], ...] = ()  # (time, new quota)
     table_down: tuple[float, float] | None = None  # (from, to)
     max_seconds: float = 3600.0
+    ceiling: float = math.inf  # calls/s the stack serves, one after another: past it they queue
     lag: float = 0.0  # mean seconds (exponential) a worker's waiting caller wakes late: a
     # busy event loop on a shared machine
 
@@ -154,6 +155,7 @@ class _Run:
         self.quotas = dict(spec.quota_changes)
         self.sent: dict[tuple[int, float], float] = {}  # (worker, reply time) -> sent at
         self.random = random.Random(7)
+        self.free = 0.0  # when the stack takes the next call (see `Spec.ceiling`)
 
     def push(self, at: float, kind: str, index: int) -> None:
         heapq.heappush(self.events, (at, next(self.counter), kind, index))
@@ -256,25 +258,30 @@ class _Run:
             worker.granting = False
 
     def on_send(self, at: float, index: int, worker: _Worker) -> None:
-        ok = self.bucket.take(at)
+        served = at  # the stack takes calls in turn, at most ``ceiling`` a second
+        if not math.isinf(self.spec.ceiling):
+            served = max(at, self.free)
+            self.free = served + 1.0 / self.spec.ceiling
+        ok = self.bucket.take(served)
         worker.calls += 1
-        self.result.calls_at.append((at, not ok))
-        reply = at + self.spec.latency
+        self.result.calls_at.append((served, not ok))
+        reply = served + self.spec.latency
         self.push(reply, "ok" if ok else "throttled", index)
         self.sent[(index, reply)] = at
 
     def on_ok(self, at: float, index: int, worker: _Worker) -> None:
-        self.sent.pop((index, at), None)
+        sent = self.sent.pop((index, at), at - self.spec.latency)
         worker.calls -= 1
-        worker.limiter.on_answer(self.spec.latency)
+        worker.limiter.on_answer(at - sent)
         worker.limiter.on_success()
         self.result.done_at.append(at)
         self.push(at, "slot", index)
 
     def on_throttled(self, at: float, index: int, worker: _Worker) -> None:
         worker.calls -= 1
-        worker.limiter.on_answer(self.spec.latency)
-        worker.limiter.on_throttle(self.sent.pop((index, at), None))
+        sent = self.sent.pop((index, at), None)
+        worker.limiter.on_answer(self.spec.latency if sent is None else at - sent)
+        worker.limiter.on_throttle(sent)
         worker.retries += 1  # the executor tries it again after its next slot
         self.push(at, "slot", index)
 

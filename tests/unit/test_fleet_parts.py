@@ -359,6 +359,9 @@ def test_a_prober_that_can_send_no_more_has_the_others_join_in_doubling_each_win
     quicker = law.decide(plan, replace(capped, accepted=700.0))
     assert quicker.rate == 1400.0
     assert law.decide(quicker, stuck).rate == 1000.0  # ...the last window's, not the best one's
+    # A window the stack stalled through (nothing got through) halves it at most: doubling
+    # back from the join rate took five windows.
+    assert law.decide(quicker, replace(capped, accepted=0.0)).rate == 700.0
     # A prober that still waits for its slots ten windows on without a throttle has not met
     # the quota alone (its calls come ten at a time): the others join in, holding commands.
     late = replace(law.first(), window=law.config.startup_alone_windows)

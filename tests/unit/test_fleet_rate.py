@@ -102,6 +102,20 @@ def test_callers_woken_late_by_a_busy_machine_cost_neither_rate_nor_throttles(
 
 
 @pytest.mark.parametrize("workers", [1, 3, 5, 10])
+@pytest.mark.parametrize("quota", [25.0, 50.0])
+def test_a_stack_that_carries_less_than_the_quota_is_run_at_what_it_carries(
+    workers: int, quota: float
+) -> None:
+    # The stack serves calls one after another at 95% of the quota: the fleet is held by it,
+    # never by its own rate, and meets no throttle.
+    ceiling = 0.95 * quota
+    result = run(Spec(workers, quota, int(quota * 60), ceiling=ceiling, lag=0.02))
+    rate, _ = result.steady()
+    assert rate >= 0.97 * ceiling
+    assert result.throttled() == 0.0
+
+
+@pytest.mark.parametrize("workers", [1, 3, 5, 10])
 def test_a_known_fleet_rate_is_run_within_one_percent_with_no_throttle(workers: int) -> None:
     result = run(_spec(workers, 25.0, fixed_rate=20.0))
     rate, _ = result.steady()
