@@ -320,5 +320,4 @@ class FleetMember:
             steer=prober == self.member,
             starting=starting,
             phase=self._phase,
-            catch_up=not starting,
         )

@@ -94,7 +94,6 @@ class QuotaLimiter:
         self._braked: tuple[int, float] | None = None  # (plan window, share) when it braked
         self._brake = BRAKE
         self._last_grant = -math.inf
-        self._catch_up = False  # see `assign`
         self._turn = asyncio.Lock()
         self._paced_at = -math.inf
         self.tally = Tally()
@@ -143,7 +142,6 @@ class QuotaLimiter:
         steer: bool = False,
         starting: bool = False,
         phase: float = 0.0,
-        catch_up: bool = False,
     ) -> None:
         """A share of the fleet's rate from decision ``plan_window``.
 
@@ -154,8 +152,6 @@ class QuotaLimiter:
         its rate until a share does. ``starting`` without ``steer``: one of the others, whose
         share may be nil; when one arrives, its first call goes ``phase`` (0-1) of a slot from
         now, so the others released at once do not spend the bucket's burst together.
-        ``catch_up``: calls held up elsewhere may catch up (see `grant`): not on a starting
-        fleet's plan.
         """
         if self._braked is not None:
             window, braked_share = self._braked
@@ -170,7 +166,6 @@ class QuotaLimiter:
         self._brake = brake
         self._share = share
         self._plan_window = plan_window
-        self._catch_up = catch_up
         if held and share > 0.0:
             self._last_grant = self._clock.monotonic() - (1.0 - phase) / share
 
@@ -236,7 +231,7 @@ class QuotaLimiter:
         if self.mode == "local":
             law = self._local
             return law is not None and not (law.slow_start or law.measuring)
-        return self._catch_up and self._braked is None
+        return not (self._starting or self._steering) and self._braked is None
 
     def waited(self) -> None:
         """A caller had to wait for its slot: the rate is what holds calls back."""

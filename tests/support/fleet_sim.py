@@ -269,19 +269,21 @@ class _Run:
         self.push(reply, "ok" if ok else "throttled", index)
         self.sent[(index, reply)] = at
 
-    def on_ok(self, at: float, index: int, worker: _Worker) -> None:
-        sent = self.sent.pop((index, at), at - self.spec.latency)
+    def answered(self, at: float, index: int, worker: _Worker) -> float | None:
+        """An answer reached the worker: when its call left (if known), the round trip told."""
+        sent = self.sent.pop((index, at), None)
         worker.calls -= 1
-        worker.limiter.on_answer(at - sent)
+        worker.limiter.on_answer(self.spec.latency if sent is None else at - sent)
+        return sent
+
+    def on_ok(self, at: float, index: int, worker: _Worker) -> None:
+        self.answered(at, index, worker)
         worker.limiter.on_success()
         self.result.done_at.append(at)
         self.push(at, "slot", index)
 
     def on_throttled(self, at: float, index: int, worker: _Worker) -> None:
-        worker.calls -= 1
-        sent = self.sent.pop((index, at), None)
-        worker.limiter.on_answer(self.spec.latency if sent is None else at - sent)
-        worker.limiter.on_throttle(sent)
+        worker.limiter.on_throttle(self.answered(at, index, worker))
         worker.retries += 1  # the executor tries it again after its next slot
         self.push(at, "slot", index)
 

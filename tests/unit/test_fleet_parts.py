@@ -546,7 +546,7 @@ def _calls_at_once(limiter: QuotaLimiter, clock: FakeClock) -> int:
 def test_a_worker_behind_its_fleet_share_catches_up_half_a_second_of_it_at_once() -> None:
     clock = FakeClock()
     limiter = QuotaLimiter(clock, local=LocalLaw())
-    limiter.assign(20.0, plan_window=1, catch_up=True)  # cruising
+    limiter.assign(20.0, plan_window=1)  # cruising
     assert _calls_at_once(limiter, clock) == 10  # a first call, then half a second's
     clock.now += 0.2  # its calls held up elsewhere for a fifth of a second: four behind
     assert _calls_at_once(limiter, clock) == 4
@@ -570,7 +570,7 @@ def test_a_share_braked_by_a_throttle_does_not_catch_up() -> None:
     # The throttle says the bucket has just run dry: a catch-up would be so many throttles.
     clock = FakeClock()
     limiter = QuotaLimiter(clock, local=LocalLaw())
-    limiter.assign(20.0, plan_window=1, brake=0.5, catch_up=True)
+    limiter.assign(20.0, plan_window=1, brake=0.5)
     limiter.on_throttle(clock.now)
     clock.now += 5.0
     assert _calls_at_once(limiter, clock) == 1

@@ -70,7 +70,11 @@ def install() -> None:
     with _lock:
         if getattr(PARSER, _INSTALLED, False):
             return
-        for owner, name in ((PARSER, "make"), (TRAVERSER, "nodes_to_be_processed")):
+        for owner, name in (
+            (PARSER, "make"),
+            (TRAVERSER, "nodes_to_be_processed"),
+            (TRAVERSER, "process"),
+        ):
             if not callable(getattr(owner, name, None)):
                 raise RuntimeError(f"moto's {owner.__name__} no longer has {name}; drop this patch")
         PARSER.make = classmethod(make)
