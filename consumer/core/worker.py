@@ -13,6 +13,11 @@ The loop's collaborators have one job each: `GroupSequencer` (FIFO order), `Visi
 While a `HealthGate` (breaker.py) says a dependency is down for everyone, the loop receives
 nothing but one probe at a time.
 
+While the queue has a backlog (the last receive came back full) and twenty slots are free, a
+second long poll overlaps the first: one worker would otherwise start at most ten commands per
+receive's round trip, whatever its quota. It stops at the first batch that is not full, so an idle
+worker keeps one long poll open, not two.
+
 Liveness (`loop_heartbeat_at`) is the poll loop's own progress: it ticks on every turn of the
 loop and, while the loop waits on purpose (full, backing off, paused), on every tick of that wait.
 Every wait of the loop goes through `_wait`; a loop stuck anywhere else goes stale.
@@ -54,6 +59,8 @@ class WorkerConfig:
     outage_log_interval_seconds: float = 60.0
     # How often a loop that waits on purpose still ticks its liveness.
     liveness_tick_seconds: float = 5.0
+    # Long polls at once while the queue has a backlog (see the module docstring).
+    receives: int = 2
 
 
 @dataclass(slots=True)
@@ -100,6 +107,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._in_flight: dict[str, _InFlight] = {}
+        self._reserved = 0  # slots held for the batches of receives still out
+        self._backlog = False  # the last receive came back full
         self.stats = self._report.stats
         self.last_receive_at: float | None = None
         self.loop_heartbeat_at: float = clock.monotonic()
@@ -136,6 +145,20 @@ class Worker:
         self.loop_heartbeat_at = self._clock.monotonic()
 
     async def _poll(self, until_idle: bool) -> None:
+        polled = asyncio.Event()
+        overlaps = [
+            asyncio.create_task(self._overlap(polled)) for _ in range(self._config.receives - 1)
+        ]
+        try:
+            await self._poll_first(until_idle)
+        finally:
+            polled.set()
+            await asyncio.gather(*overlaps, return_exceptions=True)
+
+    def _free(self) -> int:
+        return self._capacity() - len(self._in_flight) - self._reserved
+
+    async def _poll_first(self, until_idle: bool) -> None:
         while not self._stopping.is_set():
             self._tick()
             if self.gate is not None and self.gate.paused:
@@ -143,11 +166,11 @@ class Worker:
                     continue
                 free = 1  # half-open: the next command received is the probe
             else:
-                capacity = self._capacity()
-                free = capacity - len(self._in_flight)
+                free = self._free()
                 # Receive full batches: wait until ten slots (or the whole capacity) are free,
                 # unless idle. Half-empty receives would multiply the SQS requests per command.
-                if free <= 0 or (self._in_flight and free < min(10, capacity)):
+                busy = self._in_flight or self._reserved
+                if free <= 0 or (busy and free < min(10, self._capacity())):
                     self._slot_freed.clear()
                     await self._wait(self._slot_freed)
                     continue
@@ -162,13 +185,42 @@ class Worker:
             if messages is None:  # stopped while waiting
                 break
             self._backoff.succeeded()
-            if self._stopping.is_set():
-                await self._give_back(messages)
+            if not await self._take(messages):
                 break
-            for message in messages:
-                self._start(message)
             if not messages and until_idle and await self._idle():
                 break
+
+    async def _overlap(self, polled: asyncio.Event) -> None:
+        """A further long poll while the queue has a backlog and a full batch has room.
+
+        It never backs off or probes on its own (the first loop does), and its waits do not
+        tick the loop's liveness: a wedged first receive still goes stale.
+        """
+        while not self._stopping.is_set() and not polled.is_set():
+            paused = self.gate is not None and self.gate.paused
+            if paused or not self._backlog or self._free() < 10:
+                self._slot_freed.clear()
+                await self._wait(self._slot_freed, until=polled, tick=False)
+                continue
+            try:
+                messages = await self._receive(10)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._report.observer.receive_failed()
+                self._backlog = False  # the first loop backs off and finds out
+                continue
+            if messages is None or not await self._take(messages):
+                break
+
+    async def _take(self, messages: list[Message]) -> bool:
+        """Starts a received batch; False (and the batch handed back) once stopping."""
+        if self._stopping.is_set():
+            await self._give_back(messages)
+            return False
+        for message in messages:
+            self._start(message)
+        return True
 
     async def _hold_for_probe(self, gate: HealthGate) -> bool:
         """While a dependency is down: waits and answers True, or False when a probe may go.
@@ -187,26 +239,31 @@ class Worker:
         return False
 
     async def _receive(self, count: int) -> list[Message] | None:
-        """A long poll that a stop interrupts."""
+        """A long poll that a stop interrupts; its batch's slots are held while it is out."""
         self._report.receiving()
+        self._reserved += count
         receive = asyncio.ensure_future(self._queue.receive(count, self._config.wait_time_seconds))
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait({receive, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            self._reserved -= count
+            self._slot_freed.set()  # the other loop may receive now
         if not receive.done():
             receive.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await receive
             return None
-        messages = receive.result()
+        self._backlog = False
+        messages = receive.result()  # raises the receive's error
+        self._backlog = len(messages) == count
         self.last_receive_at = self._clock.monotonic()
         self._report.received(len(messages))
         return messages
 
     async def _idle(self) -> bool:
-        if self._in_flight:
+        if self._in_flight or self._reserved:
             return False
         try:
             depth = await self._queue.depth()
@@ -219,10 +276,19 @@ class Worker:
             *(self._router.apply(m, Release(0)) for m in messages), return_exceptions=True
         )
 
-    async def _wait(self, event: asyncio.Event | None = None, seconds: float | None = None) -> None:
-        """Until ``event``, a stop or ``seconds``; ticks liveness all along (see the docstring)."""
+    async def _wait(
+        self,
+        event: asyncio.Event | None = None,
+        seconds: float | None = None,
+        *,
+        until: asyncio.Event | None = None,
+        tick: bool = True,
+    ) -> None:
+        """Until ``event`` (or ``until``), a stop or ``seconds``; ticks liveness all along (see
+        the docstring) unless told not to."""
         deadline = None if seconds is None else self._clock.monotonic() + seconds
-        while not self._stopping.is_set() and not (event is not None and event.is_set()):
+        events = [e for e in (event, until) if e is not None]
+        while not self._stopping.is_set() and not any(e.is_set() for e in events):
             step = self._config.liveness_tick_seconds
             if deadline is not None:
                 step = min(step, deadline - self._clock.monotonic())
@@ -231,15 +297,15 @@ class Worker:
             waits = {
                 asyncio.ensure_future(self._stopping.wait()),
                 asyncio.ensure_future(self._clock.sleep(step)),
+                *(asyncio.ensure_future(e.wait()) for e in events),
             }
-            if event is not None:
-                waits.add(asyncio.ensure_future(event.wait()))
             try:
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for wait in waits:
                     wait.cancel()
-            self._tick()
+            if tick:
+                self._tick()
 
     # -- running one message ---------------------------------------------------------------
 

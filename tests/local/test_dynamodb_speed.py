@@ -67,16 +67,14 @@ REQUESTS: list[dict[str, Any]] = [
 
 @contextlib.contextmanager
 def _moto_s_own() -> Iterator[None]:
-    parser, traverser = dynamodb_speed.PARSER, dynamodb_speed.TRAVERSER
-    patched = (parser.make, traverser.nodes_to_be_processed, traverser.process)
-    originals = dynamodb_speed.ORIGINALS
-    parser.make = originals["make"]
-    traverser.nodes_to_be_processed = originals["nodes_to_be_processed"]
-    traverser.process = originals["process"]
+    patched = {(owner, name): owner.__dict__[name] for owner, name in dynamodb_speed.ORIGINALS}
+    for (owner, name), original in dynamodb_speed.ORIGINALS.items():
+        setattr(owner, name, original)
     try:
         yield
     finally:
-        parser.make, traverser.nodes_to_be_processed, traverser.process = patched
+        for (owner, name), replacement in patched.items():
+            setattr(owner, name, replacement)
 
 
 async def _answers(stack: LocalStack) -> list[Any]:

@@ -1,11 +1,19 @@
-"""A TCP proxy that can make an endpoint unreachable and bring it back, for outage tests."""
+"""A TCP proxy that can make an endpoint unreachable and bring it back, for outage tests.
+
+It also counts the requests open at once by their `X-Amz-Target` action (the local stack
+answers each request on its own connection, so a connection is a request).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import threading
+from collections import Counter
+
+_TARGET = re.compile(rb"^x-amz-target:\s*([\w.]+)", re.IGNORECASE | re.MULTILINE)
 
 
 def free_port() -> int:
@@ -28,6 +36,8 @@ class OutageProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.connections = 0
+        self.open: Counter[str] = Counter()  # action -> requests open now
+        self.most_open: Counter[str] = Counter()  # action -> most open at once
         self._accepting = False
 
     @property
@@ -79,12 +89,23 @@ class OutageProxy:
             return
         self._writers.update({writer, up_writer})
 
+        actions: list[str] = []
+
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.IncompleteReadError):
                 while data := await src.read(65536):
+                    if src is reader and not actions and (found := _TARGET.search(data)):
+                        actions.append(found.group(1).decode())
+                        self._opened(actions[0])
                     dst.write(data)
                     await dst.drain()
             dst.transport.abort() if dst.is_closing() else dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self._writers.difference_update({writer, up_writer})
+        for action in actions:
+            self.open[action] -= 1
+
+    def _opened(self, action: str) -> None:
+        self.open[action] += 1
+        self.most_open[action] = max(self.most_open[action], self.open[action])

@@ -112,6 +112,29 @@ async def test_a_busy_worker_waits_for_ten_free_slots_and_receives_full_batches(
     assert len(seen) <= 8  # four batches, then the empty polls that find it idle
 
 
+async def test_a_backlog_is_received_by_two_long_polls_at_once_and_an_idle_queue_by_one() -> None:
+    drained_in: dict[int, float] = {}
+    for receives in (1, 2):
+        rig = Rig(concurrency=32, receives=receives)
+        rig.queue.latency["receive"] = 1.0  # a loaded queue: a second per receive
+        for i in range(200):
+            rig.put(f"u{i}", Plan(seconds=0.1))
+        started = rig.clock.now
+        rig.start()
+        await rig.clock.run_until(lambda rig=rig: len(rig.queue.deleted) == 200)
+        drained_in[receives] = rig.clock.now - started
+        assert rig.queue.most_open_receives == receives
+        await rig.clock.advance(60)  # idle from here on: long polls only
+        rig.queue.most_open_receives = 0
+        await rig.clock.advance(60)
+        assert rig.queue.most_open_receives == 1  # an idle worker keeps one long poll open
+        rig.worker.stop()
+        await rig.finish()
+    # Ten commands per receive's second with one long poll, twenty with two.
+    assert drained_in[1] >= 20
+    assert drained_in[2] <= 0.6 * drained_in[1]
+
+
 # -- shutdown ---------------------------------------------------------------------------------
 
 

@@ -105,6 +105,8 @@ class MemoryQueue:
     deleted: list[str] = field(default_factory=list)
     visibility: list[tuple[str, int, float]] = field(default_factory=list)  # id, seconds, when
     receives: list[tuple[int, float]] = field(default_factory=list)  # max_messages, when
+    open_receives: int = 0  # receives not yet answered
+    most_open_receives: int = 0
     flushes: int = 0
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -143,6 +145,15 @@ class MemoryQueue:
         self.receives.append((max_messages, self.clock.now))
         if self.on_receive is not None:
             self.on_receive(max_messages)
+        self.open_receives += 1
+        self.most_open_receives = max(self.most_open_receives, self.open_receives)
+        try:
+            await self._latency("receive")
+            return await self._answer(max_messages, wait_seconds)
+        finally:
+            self.open_receives -= 1
+
+    async def _answer(self, max_messages: int, wait_seconds: int) -> list[Message]:
         if self.receive_errors:
             raise self.receive_errors.pop(0)
         if self.wedge_receives_after is not None and len(self.receives) > self.wedge_receives_after:
