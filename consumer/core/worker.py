@@ -105,7 +105,10 @@ class Worker:
             clock, config.receive_backoff_max_seconds, config.outage_log_interval_seconds
         )
         self._stopping = asyncio.Event()
-        self._slot_freed = asyncio.Event()
+        # One event per poll loop, all set when room may have changed: a loop clears only its
+        # own, so it never swallows another's wake-up (the other then waits for good).
+        self._slot_freed = asyncio.Event()  # the first loop's
+        self._rooms: list[asyncio.Event] = [self._slot_freed]
         self._in_flight: dict[str, _InFlight] = {}
         self._reserved = 0  # slots held for the batches of receives still out
         self._backlog = False  # the last receive came back full
@@ -146,9 +149,9 @@ class Worker:
 
     async def _poll(self, until_idle: bool) -> None:
         polled = asyncio.Event()
-        overlaps = [
-            asyncio.create_task(self._overlap(polled)) for _ in range(self._config.receives - 1)
-        ]
+        rooms = [asyncio.Event() for _ in range(self._config.receives - 1)]
+        self._rooms = [self._slot_freed, *rooms]
+        overlaps = [asyncio.create_task(self._overlap(polled, room)) for room in rooms]
         try:
             await self._poll_first(until_idle)
         finally:
@@ -190,7 +193,11 @@ class Worker:
             if not messages and until_idle and await self._idle():
                 break
 
-    async def _overlap(self, polled: asyncio.Event) -> None:
+    def _room_changed(self) -> None:
+        for room in self._rooms:
+            room.set()
+
+    async def _overlap(self, polled: asyncio.Event, room: asyncio.Event) -> None:
         """A further long poll while the queue has a backlog and a full batch has room.
 
         It never backs off or probes on its own (the first loop does), and its waits do not
@@ -199,8 +206,8 @@ class Worker:
         while not self._stopping.is_set() and not polled.is_set():
             paused = self.gate is not None and self.gate.paused
             if paused or not self._backlog or self._free() < 10:
-                self._slot_freed.clear()
-                await self._wait(self._slot_freed, until=polled, tick=False)
+                room.clear()
+                await self._wait(room, until=polled, tick=False)
                 continue
             try:
                 messages = await self._receive(10)
@@ -249,7 +256,7 @@ class Worker:
         finally:
             stopping.cancel()
             self._reserved -= count
-            self._slot_freed.set()  # the other loop may receive now
+            self._room_changed()  # another loop may receive now
         if not receive.done():
             receive.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -342,7 +349,7 @@ class Worker:
             self._keeper.forget(message)
             self._in_flight.pop(message.receipt_handle, None)
             self._report.in_flight(len(self._in_flight))
-            self._slot_freed.set()
+            self._room_changed()
 
     async def _carry_out(
         self, entry: _InFlight, outcome: Outcome, result: Result | None, started_at: float

@@ -32,8 +32,9 @@ async def test_a_backlog_is_received_by_two_long_polls_at_once_and_an_idle_queue
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", proxy.url)  # the worker's SQS requests, counted
-    mix = build_mix(stack, 150, duplicate_share=0.0, bad_share=0.0, seed=11)
-    await send_all(sqs, queues.url, list(mix.valid))
+    mix = build_mix(stack, 155, duplicate_share=0.0, bad_share=0.0, seed=11)
+    bodies = list(mix.valid)
+    await send_all(sqs, queues.url, bodies[:150])
     async with started(settings_for(queues.url, wait_time_seconds=2)) as (worker, running):
         await eventually(lambda: applied_of(stack, mix) >= 150, 60)
         with_backlog = proxy.most_open[RECEIVE]
@@ -41,6 +42,8 @@ async def test_a_backlog_is_received_by_two_long_polls_at_once_and_an_idle_queue
         proxy.most_open.clear()
         await asyncio.sleep(5)
         idle = proxy.most_open[RECEIVE]
+        await send_all(sqs, queues.url, bodies[150:])  # and the worker still receives
+        await eventually(lambda: applied_of(stack, mix) >= 155, 20)
         worker.stop()
         await asyncio.wait_for(running, 30)
     assert with_backlog == 2

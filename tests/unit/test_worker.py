@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from collections.abc import Callable
 from typing import Any
 
 from structlog.testing import capture_logs
@@ -86,6 +87,10 @@ class Rig:
         return [seconds for mid, seconds, _ in self.queue.visibility if mid == message_id]
 
 
+def deleted(rig: Rig, count: int) -> Callable[[], bool]:
+    return lambda: len(rig.queue.deleted) == count
+
+
 # -- capacity ---------------------------------------------------------------------------------
 
 
@@ -121,7 +126,7 @@ async def test_a_backlog_is_received_by_two_long_polls_at_once_and_an_idle_queue
             rig.put(f"u{i}", Plan(seconds=0.1))
         started = rig.clock.now
         rig.start()
-        await rig.clock.run_until(lambda rig=rig: len(rig.queue.deleted) == 200)
+        await rig.clock.run_until(deleted(rig, 200))
         drained_in[receives] = rig.clock.now - started
         assert rig.queue.most_open_receives == receives
         await rig.clock.advance(60)  # idle from here on: long polls only
@@ -133,6 +138,22 @@ async def test_a_backlog_is_received_by_two_long_polls_at_once_and_an_idle_queue
     # Ten commands per receive's second with one long poll, twenty with two.
     assert drained_in[1] >= 20
     assert drained_in[2] <= 0.6 * drained_in[1]
+
+
+async def test_the_loop_receives_again_once_the_commands_it_waited_on_finish() -> None:
+    # Two long polls took the backlog, the first waits for ten free slots, the other for a
+    # backlog: a command that finishes wakes both, and neither may swallow the other's wake-up.
+    for count in (21, 25, 32):
+        rig = Rig(concurrency=32)
+        for i in range(count):
+            rig.put(f"u{i}", Plan(seconds=5.0))
+        rig.start()
+        await rig.clock.run_until(deleted(rig, count))
+        later = [rig.put(f"later{i}") for i in range(3)]
+        await rig.clock.advance(30)
+        assert set(later) <= set(rig.queue.deleted), count
+        rig.worker.stop()
+        await rig.finish()
 
 
 # -- shutdown ---------------------------------------------------------------------------------
