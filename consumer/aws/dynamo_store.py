@@ -1,12 +1,13 @@
 """The fleet's idempotency store: one DynamoDB item per command key, expired by a TTL attribute.
 
 Every change is one conditional UpdateItem, so workers that share the table never overwrite each
-other. An item moves IN_PROGRESS (a worker's lock) -> OPEN (released, keeping the worker's counts
-and evidence for the next attempt) -> IN_PROGRESS ... -> COMPLETED (applied). COMPLETED is final:
-no release, renewal or claim touches it until it expires, so a late writer can never turn an
-applied command back into one that runs again. A dead-lettered command's item is OPEN, so whatever
-brings it back (a resend, any redrive) runs it. An item written as COMPLETED `dead_lettered` by an
-earlier version is claimable too.
+other (a stale lock is taken over by a second one, after the claim's failed and a read). An item
+moves IN_PROGRESS (a worker's lock) -> OPEN (released, keeping the worker's counts and evidence
+for the next attempt) -> IN_PROGRESS ... -> COMPLETED (applied). COMPLETED is final: no release,
+renewal or claim touches it until it expires, so a late writer can never turn an applied command
+back into one that runs again. A dead-lettered command's item is OPEN, so whatever brings it
+back (a resend, any redrive) runs it. An item written as COMPLETED `dead_lettered` by an earlier
+version is claimable too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
-import structlog
 
 from consumer.core.clock import Clock
 from consumer.core.errors import StoreUnavailable
@@ -29,8 +29,6 @@ OPEN = "OPEN"
 COMPLETED = "COMPLETED"
 CONDITION_FAILED = "ConditionalCheckFailedException"
 NAMES = {"#status": "status", "#owner": "owner"}
-
-log = structlog.get_logger("consumer.aws.dynamo_store")
 
 
 class DynamoStore:
@@ -50,9 +48,9 @@ class DynamoStore:
 
     async def claim(self, key: str, lock_seconds: float) -> Claim:
         now = self._clock.time()
+        # A live or stale lock fails this; a stale one is then taken over on its own (below).
         condition = (
             "attribute_not_exists(id) OR expires_at < :now OR #status = :open"
-            " OR (#status = :in_progress AND lock_expires_at < :now)"
             " OR (#status = :completed AND outcome = :dead)"
         )
         try:
@@ -66,10 +64,7 @@ class DynamoStore:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=NAMES,
                 ExpressionAttributeValues={
-                    ":now": _n(now),
-                    ":lock": _n(now + max(1.0, lock_seconds)),
-                    ":expires": _n(int(now + self._ttl)),
-                    ":me": {"S": self._owner},
+                    **self._lock_values(now, lock_seconds),
                     ":in_progress": {"S": IN_PROGRESS},
                     ":open": {"S": OPEN},
                     ":completed": {"S": COMPLETED},
@@ -80,23 +75,23 @@ class DynamoStore:
         except botocore.exceptions.ClientError as exc:
             if _code(exc) != CONDITION_FAILED:
                 raise StoreUnavailable(_code(exc)) from exc
-            return await self._existing(key)
+            return await self._existing(key, now, lock_seconds)
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
         old = response.get("Attributes") or {}
         if not old or _num(old, "expires_at", 0.0) < now:
             return Claim(ClaimState.CLAIMED)
-        history = _history(old)
-        if _str(old, "status") != IN_PROGRESS:
-            return Claim(ClaimState.CLAIMED, history=history)
-        # Its worker died holding the lock: its call may have gone out, the answer is lost.
-        claimed_at = _num(old, "claimed_at", _num(old, "lock_expires_at", now) - lock_seconds)
-        since = min(history.uncertain_since or claimed_at, claimed_at)
-        history = History(history.failures, history.throttles, since)
-        await self._keep_history(key, history)
-        return Claim(ClaimState.CLAIMED, took_over_stale_lock=True, history=history)
+        return Claim(ClaimState.CLAIMED, history=_history(old))
 
-    async def _existing(self, key: str) -> Claim:
+    def _lock_values(self, now: float, lock_seconds: float) -> dict[str, Any]:
+        return {
+            ":now": _n(now),
+            ":lock": _n(now + max(1.0, lock_seconds)),
+            ":expires": _n(int(now + self._ttl)),
+            ":me": {"S": self._owner},
+        }
+
+    async def _existing(self, key: str, now: float, lock_seconds: float) -> Claim:
         try:
             response = await self._client.get_item(
                 TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True
@@ -107,8 +102,52 @@ class DynamoStore:
         outcome = _str(item, "outcome")
         if _str(item, "status") == COMPLETED and outcome in ABSORBING:
             return Claim(ClaimState.COMPLETED, outcome)
+        if _str(item, "status") == IN_PROGRESS and _num(item, "lock_expires_at", now) < now:
+            return await self._take_over(key, item, now, lock_seconds)
         # In progress elsewhere, or changed between the two calls: either way, try again later.
         return Claim(ClaimState.IN_PROGRESS)
+
+    async def _take_over(
+        self, key: str, seen: dict[str, Any], now: float, lock_seconds: float
+    ) -> Claim:
+        """Takes over the stale lock ``seen``: its worker died holding it, its call may have gone
+        out and the answer is lost. The time it was claimed becomes our lock's evidence in the
+        same write (unless an earlier one is there already): should this worker die too before
+        another write, the next one still knows when the first uncertain attempt went out."""
+        claimed_at = _num(seen, "claimed_at", _num(seen, "lock_expires_at", now) - lock_seconds)
+        same = "claimed_at = :seen" if "claimed_at" in seen else "attribute_not_exists(claimed_at)"
+        values = {
+            **self._lock_values(now, lock_seconds),
+            ":in_progress": {"S": IN_PROGRESS},
+            ":since": _n(claimed_at),
+        }
+        if "claimed_at" in seen:
+            values[":seen"] = seen["claimed_at"]
+        try:
+            await self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                UpdateExpression=(
+                    "SET uncertain_since = if_not_exists(uncertain_since, :since),"
+                    " #owner = :me, claimed_at = :now, lock_expires_at = :lock,"
+                    " expires_at = :expires"
+                ),
+                ConditionExpression=(
+                    f"#status = :in_progress AND lock_expires_at < :now AND {same}"
+                ),
+                ExpressionAttributeNames=NAMES,
+                ExpressionAttributeValues=values,
+            )
+        except botocore.exceptions.ClientError as exc:
+            if _code(exc) != CONDITION_FAILED:
+                raise StoreUnavailable(_code(exc)) from exc
+            return Claim(ClaimState.IN_PROGRESS)  # taken over or renewed meanwhile
+        except Exception as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        history = _history(seen)
+        since = min(history.uncertain_since or claimed_at, claimed_at)
+        history = History(history.failures, history.throttles, since)
+        return Claim(ClaimState.CLAIMED, took_over_stale_lock=True, history=history)
 
     async def renew(self, key: str, lock_seconds: float) -> bool:
         now = self._clock.time()
@@ -160,18 +199,6 @@ class DynamoStore:
         else:
             update += " REMOVE uncertain_since"
         await self._update_own(key, update, values)
-
-    async def _keep_history(self, key: str, history: History) -> None:
-        """Writes a taken-over lock's evidence into our own lock at once: should this worker
-        die too, the next one still knows when the first uncertain attempt went out."""
-        if history.uncertain_since is None:
-            return
-        try:
-            await self._update_own(
-                key, "SET uncertain_since = :since", {":since": _n(history.uncertain_since)}
-            )
-        except StoreUnavailable as exc:
-            log.warning("claim_history_not_kept", error=exc.detail)
 
     async def _update_own(self, key: str, update: str, values: dict[str, Any]) -> bool:
         """An update of our own live lock; False when the item is not that any more (another

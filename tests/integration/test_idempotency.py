@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from consumer.aws.dynamo_store import DynamoStore
 from consumer.core.ports import ClaimState, History
@@ -78,6 +78,49 @@ async def test_dynamodb_claims_are_one_conditional_write_each(dynamodb: DynamoDB
 
     item = await dynamodb.get_item(TableName=table, Key={"id": {"S": "k"}})
     assert int(item["Item"]["expires_at"]["N"]) > clock.now  # the TTL attribute
+
+
+class DiesAfterOneWrite:
+    """A DynamoDB client whose process is killed the moment its first write has landed."""
+
+    def __init__(self, client: DynamoDBClient) -> None:
+        self._client = client
+        self._wrote = False
+
+    async def update_item(self, **request: Any) -> Any:
+        self._alive()
+        answer = await self._client.update_item(**request)
+        self._wrote = True
+        return answer
+
+    async def get_item(self, **request: Any) -> Any:
+        self._alive()
+        return await self._client.get_item(**request)
+
+    def _alive(self) -> None:
+        if self._wrote:
+            raise ConnectionError("killed")
+
+
+async def test_a_worker_killed_just_after_it_took_over_a_stale_lock_leaves_the_evidence(
+    dynamodb: DynamoDBClient,
+) -> None:
+    # The first worker claimed, called Cognito and died; the second took its stale lock over
+    # and died at once; the third must still know the first attempt's time, or a
+    # ResourceNotFound from the unlink the first applied is dead-lettered as never proven.
+    table = await make_table(dynamodb)
+    clock = FakeClock(now=1_700_000_000)
+    await DynamoStore(dynamodb, table, clock, ttl_seconds=3600).claim("k", 30)
+    first_attempt = clock.now
+    clock.now += 31
+    killed = DynamoStore(cast("DynamoDBClient", DiesAfterOneWrite(dynamodb)), table, clock, 3600)
+    taken = await killed.claim("k", 30)
+    assert taken.took_over_stale_lock
+    assert taken.history.uncertain_since == first_attempt
+    clock.now += 31
+    last = await DynamoStore(dynamodb, table, clock, ttl_seconds=3600).claim("k", 30)
+    assert last.took_over_stale_lock
+    assert last.history.uncertain_since == first_attempt
 
 
 async def test_a_restarted_worker_finds_an_unlink_applied_before_its_crash(
