@@ -53,31 +53,22 @@ class DynamoStore:
             "attribute_not_exists(id) OR expires_at < :now OR #status = :open"
             " OR (#status = :completed AND outcome = :dead)"
         )
-        try:
-            response = await self._client.update_item(
-                TableName=self._table,
-                Key={"id": {"S": key}},
-                UpdateExpression=(
-                    "SET #status = :in_progress, #owner = :me, claimed_at = :now,"
-                    " lock_expires_at = :lock, expires_at = :expires"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=NAMES,
-                ExpressionAttributeValues={
-                    **self._lock_values(now, lock_seconds),
-                    ":in_progress": {"S": IN_PROGRESS},
-                    ":open": {"S": OPEN},
-                    ":completed": {"S": COMPLETED},
-                    ":dead": {"S": DEAD_LETTERED},
-                },
-                ReturnValues="ALL_OLD",
-            )
-        except botocore.exceptions.ClientError as exc:
-            if _code(exc) != CONDITION_FAILED:
-                raise StoreUnavailable(_code(exc)) from exc
+        response = await self._conditional(
+            key,
+            "SET #status = :in_progress, #owner = :me, claimed_at = :now,"
+            " lock_expires_at = :lock, expires_at = :expires",
+            condition,
+            {
+                **self._lock_values(now, lock_seconds),
+                ":in_progress": {"S": IN_PROGRESS},
+                ":open": {"S": OPEN},
+                ":completed": {"S": COMPLETED},
+                ":dead": {"S": DEAD_LETTERED},
+            },
+            ReturnValues="ALL_OLD",
+        )
+        if response is None:
             return await self._existing(key, now, lock_seconds)
-        except Exception as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
         old = response.get("Attributes") or {}
         if not old or _num(old, "expires_at", 0.0) < now:
             return Claim(ClaimState.CLAIMED)
@@ -115,35 +106,25 @@ class DynamoStore:
         same write (unless an earlier one is there already): should this worker die too before
         another write, the next one still knows when the first uncertain attempt went out."""
         claimed_at = _num(seen, "claimed_at", _num(seen, "lock_expires_at", now) - lock_seconds)
-        same = "claimed_at = :seen" if "claimed_at" in seen else "attribute_not_exists(claimed_at)"
         values = {
             **self._lock_values(now, lock_seconds),
             ":in_progress": {"S": IN_PROGRESS},
             ":since": _n(claimed_at),
         }
         if "claimed_at" in seen:
+            same = "claimed_at = :seen"
             values[":seen"] = seen["claimed_at"]
-        try:
-            await self._client.update_item(
-                TableName=self._table,
-                Key={"id": {"S": key}},
-                UpdateExpression=(
-                    "SET uncertain_since = if_not_exists(uncertain_since, :since),"
-                    " #owner = :me, claimed_at = :now, lock_expires_at = :lock,"
-                    " expires_at = :expires"
-                ),
-                ConditionExpression=(
-                    f"#status = :in_progress AND lock_expires_at < :now AND {same}"
-                ),
-                ExpressionAttributeNames=NAMES,
-                ExpressionAttributeValues=values,
-            )
-        except botocore.exceptions.ClientError as exc:
-            if _code(exc) != CONDITION_FAILED:
-                raise StoreUnavailable(_code(exc)) from exc
+        else:
+            same = "attribute_not_exists(claimed_at)"
+        taken = await self._conditional(
+            key,
+            "SET uncertain_since = if_not_exists(uncertain_since, :since),"
+            " #owner = :me, claimed_at = :now, lock_expires_at = :lock, expires_at = :expires",
+            f"#status = :in_progress AND lock_expires_at < :now AND {same}",
+            values,
+        )
+        if taken is None:
             return Claim(ClaimState.IN_PROGRESS)  # taken over or renewed meanwhile
-        except Exception as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
         history = _history(seen)
         since = min(history.uncertain_since or claimed_at, claimed_at)
         history = History(history.failures, history.throttles, since)
@@ -203,26 +184,32 @@ class DynamoStore:
     async def _update_own(self, key: str, update: str, values: dict[str, Any]) -> bool:
         """An update of our own live lock; False when the item is not that any more (another
         worker's lock, OPEN, COMPLETED or gone): nothing of ours to change."""
+        own = {**values, ":me": {"S": self._owner}, ":in_progress": {"S": IN_PROGRESS}}
+        condition = "#owner = :me AND #status = :in_progress"
+        return await self._conditional(key, update, condition, own) is not None
+
+    async def _conditional(
+        self, key: str, update: str, condition: str, values: dict[str, Any], **extra: Any
+    ) -> dict[str, Any] | None:
+        """One conditional UpdateItem of ``key``'s item: its answer, or None when the condition
+        failed; any other failure is the store's (`StoreUnavailable`)."""
         try:
-            await self._client.update_item(
+            response = await self._client.update_item(
                 TableName=self._table,
                 Key={"id": {"S": key}},
                 UpdateExpression=update,
-                ConditionExpression="#owner = :me AND #status = :in_progress",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=NAMES,
-                ExpressionAttributeValues={
-                    **values,
-                    ":me": {"S": self._owner},
-                    ":in_progress": {"S": IN_PROGRESS},
-                },
+                ExpressionAttributeValues=values,
+                **extra,
             )
         except botocore.exceptions.ClientError as exc:
             if _code(exc) == CONDITION_FAILED:
-                return False
+                return None
             raise StoreUnavailable(_code(exc)) from exc
         except Exception as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
-        return True
+        return dict(response)
 
 
 def _history(item: dict[str, Any]) -> History:

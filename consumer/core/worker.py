@@ -107,8 +107,8 @@ class Worker:
         self._stopping = asyncio.Event()
         # One event per poll loop, all set when room may have changed: a loop clears only its
         # own, so it never swallows another's wake-up (the other then waits for good).
-        self._slot_freed = asyncio.Event()  # the first loop's
-        self._rooms: list[asyncio.Event] = [self._slot_freed]
+        self._rooms = [asyncio.Event() for _ in range(max(1, config.receives))]
+        self._slot_freed = self._rooms[0]  # the first loop's
         self._in_flight: dict[str, _InFlight] = {}
         self._reserved = 0  # slots held for the batches of receives still out
         self._backlog = False  # the last receive came back full
@@ -149,9 +149,7 @@ class Worker:
 
     async def _poll(self, until_idle: bool) -> None:
         polled = asyncio.Event()
-        rooms = [asyncio.Event() for _ in range(self._config.receives - 1)]
-        self._rooms = [self._slot_freed, *rooms]
-        overlaps = [asyncio.create_task(self._overlap(polled, room)) for room in rooms]
+        overlaps = [asyncio.create_task(self._overlap(polled, room)) for room in self._rooms[1:]]
         try:
             await self._poll_first(until_idle)
         finally:

@@ -11,9 +11,10 @@ check). Replacements, each answering exactly what moto's own would:
 - `UpdateExpressionParser.make` remembers the trees of the last expressions it parsed. Nothing
   changes a parsed tree: the validator works on a deep copy of it, the rest only reads it; an
   expression that does not parse raises as before (failures are not remembered);
-- `DepthFirstTraverser` builds its table of handlers once per pass instead of once per node,
-  and finds a node's handler once per pass and node class (the first in the table's order that
-  the class derives from, as `process` picks it);
+- `DepthFirstTraverser.traverse_node_recursively` (the only caller of `nodes_to_be_processed`
+  and `process`) builds its table of handlers once per pass instead of once per node, and finds
+  a node's handler once per pass and node class (the first in the table's order that the class
+  derives from, as moto's `process` picks it);
 - `BaseResponse` lists a handler class's methods once per class instead of once per request
   (every service: the classes are complete before the stack serves).
 """
@@ -37,8 +38,6 @@ RESPONSES: Final[Any] = import_module("moto.core.responses")
 # (owner, name): moto's own version, for whoever wants to compare answers.
 ORIGINALS: Final[dict[tuple[Any, str], Callable[..., Any]]] = {
     (PARSER, "make"): PARSER.make,
-    (TRAVERSER, "nodes_to_be_processed"): TRAVERSER.nodes_to_be_processed,
-    (TRAVERSER, "process"): TRAVERSER.process,
     (TRAVERSER, "traverse_node_recursively"): TRAVERSER.traverse_node_recursively,
     (RESPONSES, "method_names_from_class"): RESPONSES.method_names_from_class,
 }
@@ -60,24 +59,12 @@ def _handlers(self: Any) -> dict[type, Callable[[Any], Any]]:
     return handlers
 
 
-def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
-    kinds: tuple[type, ...] | None = self.__dict__.get("_kinds")
-    if kinds is None:
-        kinds = self.__dict__["_kinds"] = tuple(_handlers(self))
-    return kinds
-
-
 def _handler_for(self: Any, kind: type) -> Callable[[Any], Any] | None:
     by_kind: dict[type, Callable[[Any], Any] | None] = self.__dict__.setdefault("_by_kind", {})
     if kind not in by_kind:
         handlers = _handlers(self).items()
         by_kind[kind] = next((h for k, h in handlers if issubclass(kind, k)), None)
     return by_kind[kind]
-
-
-def process(self: Any, node: Any) -> Any:
-    handler = _handler_for(self, type(node))
-    return None if handler is None else handler(node)
 
 
 @functools.cache
@@ -87,13 +74,14 @@ def _is_node(kind: type) -> bool:
 
 def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
     """moto's depth-first pass, bottom up, with the handler looked up by the node's class."""
-    if _is_node(node.__class__):
+    kind = node.__class__
+    if _is_node(kind):
         parent = node.parent
         if node.children is not None:
             for i, child in enumerate(node.children):
                 self.pre_processing_of_child(node, i)
                 self.traverse_node_recursively(child, i)
-        handler = _handler_for(self, type(node))
+        handler = _handler_for(self, kind)
         if handler is not None:
             node = handler(node)
             node.parent = parent
@@ -114,8 +102,6 @@ def method_names_from_class(kind: type) -> list[str]:
 
 REPLACEMENTS: Final[dict[tuple[Any, str], Any]] = {
     (PARSER, "make"): classmethod(make),
-    (TRAVERSER, "nodes_to_be_processed"): nodes_to_be_processed,
-    (TRAVERSER, "process"): process,
     (TRAVERSER, "traverse_node_recursively"): traverse_node_recursively,
     (RESPONSES, "method_names_from_class"): method_names_from_class,
 }
