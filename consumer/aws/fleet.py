@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,18 +33,17 @@ import structlog
 from consumer.aws.fleetrate import (
     FleetLaw,
     Plan,
+    Timeline,
     Window,
     brake_for,
-    dry_bucket_bound,
     fixed_plan,
     max_min_shares,
+    timelines_bound,
 )
 from consumer.aws.quota import QuotaLimiter
 from consumer.core.clock import Clock
 
 log = structlog.get_logger("consumer.aws.fleet")
-
-HISTORY_SECONDS = 10.0  # the leader's windows the fleet's lower bound of the quota looks back on
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +61,7 @@ class MemberEntry:
     share: float | None
     recent_successes: int = 0  # the last minute
     recent_throttles: int = 0
+    timeline: Timeline | None = None  # while the fleet starts: its successes per slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +131,19 @@ class FleetMember:
         self._rates: dict[str, tuple[float, float]] = {}  # member -> (accepted, throttled)/s
         self._base_at = 0.0
         self._throttles: dict[str, int] = {}  # member -> its throttles at the last heartbeat
-        self._history: deque[tuple[float, dict[str, int]]] = deque()  # see `_bound`
 
     def entry(self) -> MemberEntry:
         now = self._clock.monotonic()
         self._seq += 1
         tally = self.limiter.tally
         ok, thr = tally.recent(now)
+        wall = self._clock.time()
+        starting = self.plan is None or self.plan.plan.mode == "startup"
         return MemberEntry(
             member=self.member,
             host=self.host,
             started=self.started,
-            at=self._clock.time(),
+            at=wall,
             seq=self._seq,
             successes=tally.successes,
             throttles=tally.throttles,
@@ -151,6 +151,7 @@ class FleetMember:
             share=self.limiter.share,
             recent_successes=ok,
             recent_throttles=thr,
+            timeline=tally.timeline(wall) if starting else None,
         )
 
     @property
@@ -255,33 +256,15 @@ class FleetMember:
         return self.leader
 
     def _bound(self) -> float | None:
-        """The largest of what the fleet got through since its first worker started, or since
-        one of the leader's windows of the last `HISTORY_SECONDS` began, over the time since
-        plus the bucket's depth: each is a lower bound of the quota, and the one from the
-        last time the bucket was full is tight once it runs dry (slow start's measurement,
-        see `LocalLaw`, at the leader's windows). Each count is as of its worker's heartbeat,
-        so the bound errs low, never high; a worker missing from a window's counts adds only
-        what it did if it started after that window. Called once a window: it keeps the
-        window's counts."""
-        if not self.live:
+        """The fleet's lower bound of the quota from the timelines the workers send while it
+        starts (see `timelines_bound`): tight at the first throttle, however late the leader
+        looks and whatever the fleet did since. A worker's timeline ends at its last
+        heartbeat: what it did since is left out, so the bound errs low, never high (but for
+        the hosts' clock skew, a slot's calls or so)."""
+        timelines = [e.timeline for e in self.live.values() if e.timeline is not None]
+        if not timelines:
             return None
-        entries = self.live.values()
-        depth = self._law.config.burst_seconds
-        now = max(e.at for e in entries)
-        self._history.append((now, {m: e.successes for m, e in self.live.items()}))
-        while self._history[0][0] < now - HISTORY_SECONDS:
-            self._history.popleft()
-        seconds = now - min(e.started for e in entries)
-        if seconds + depth <= 0:
-            return None
-        since = [(sum(e.successes for e in entries), seconds)]
-        for at, counts in list(self._history)[:-1]:
-            calls = sum(
-                e.successes - counts.get(m, 0 if e.started >= at else e.successes)
-                for m, e in self.live.items()
-            )
-            since.append((calls, now - at))
-        return dry_bucket_bound(since, depth)
+        return timelines_bound(timelines, self._law.config.burst_seconds)
 
     def _publish(self, plan: Plan, wall: float) -> None:
         old = self.plan.plan if self.plan is not None else None

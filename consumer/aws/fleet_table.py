@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from consumer.aws.fleet import FleetView, MemberEntry, PlanRecord
-from consumer.aws.fleetrate import Plan
+from consumer.aws.fleetrate import Plan, Timeline
 from consumer.core.clock import Clock
 
 if TYPE_CHECKING:
@@ -110,6 +110,8 @@ def entry_value(entry: MemberEntry) -> dict[str, str]:
             "share": entry.share,
             "ok1m": entry.recent_successes,
             "thr1m": entry.recent_throttles,
+            # while the fleet starts: the first slot, then each slot's successes
+            **({"tl": [t.first, *t.counts]} if (t := entry.timeline) is not None else {}),
         }
     )
 
@@ -166,10 +168,18 @@ def parse_item(item: Mapping[str, Any]) -> FleetView:
                 share=_optional(fields["share"]),
                 recent_successes=int(fields["ok1m"]),
                 recent_throttles=int(fields["thr1m"]),
+                timeline=_timeline(fields.get("tl")),
             )
         except (KeyError, TypeError, ValueError):
             continue
     return FleetView(members, _parse_plan(item.get("plan")))
+
+
+def _timeline(value: Any) -> Timeline | None:
+    if value is None:
+        return None
+    first, *counts = value
+    return Timeline(int(first), tuple(int(count) for count in counts))
 
 
 def _parse_plan(value: Any) -> PlanRecord | None:

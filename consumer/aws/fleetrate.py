@@ -57,6 +57,43 @@ def dry_bucket_bound(since: Iterable[tuple[float, float]], depth: float) -> floa
     return max((calls / (seconds + depth) for calls, seconds in since), default=0.0)
 
 
+SLOT_SECONDS: Final = 0.1  # a fleet's start is timed in slots of this many seconds...
+SLOT_HISTORY: Final = 150  # ...over the last this many of them (15 s)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A worker's accepted calls per wall-clock slot (`SLOT_SECONDS`), from slot ``first`` on
+    (slot ``k`` covers ``k * SLOT_SECONDS`` to the next): every worker's slots are the same
+    times, so the fleet's timeline is their sum."""
+
+    first: int
+    counts: tuple[int, ...]
+
+
+def timelines_bound(timelines: Iterable[Timeline], depth: float) -> float:
+    """The largest lower bound of the quota a fleet's timelines give: the calls the fleet got
+    through from the start of any slot to the end of any later one, over that span plus the
+    bucket's depth (a bucket never holds more than its depth, so any span gives one; the span
+    from the last time the bucket was full to the first time it ran dry gives the quota, to a
+    slot's calls). Taken at the first throttle, whenever the leader looks: the seconds the
+    fleet braked or the stack stalled after it only give smaller ones."""
+    fleet: dict[int, int] = {}
+    for timeline in timelines:
+        for offset, count in enumerate(timeline.counts):
+            slot = timeline.first + offset
+            fleet[slot] = fleet.get(slot, 0) + count
+    if not fleet:
+        return 0.0
+    first, last = min(fleet), max(fleet)
+    totals = list(accumulate((fleet.get(s, 0) for s in range(first, last + 1)), initial=0))
+    return max(
+        (totals[end] - totals[start]) / ((end - start) * SLOT_SECONDS + depth)
+        for end in range(1, len(totals))
+        for start in range(end)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LocalConfig:
     cut: float = 0.15  # a throttle (one per overshoot) cuts the rate by this share...

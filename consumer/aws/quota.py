@@ -28,7 +28,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from consumer.aws.fleetrate import UNBOUNDED, LocalLaw
+from consumer.aws.fleetrate import SLOT_HISTORY, SLOT_SECONDS, UNBOUNDED, LocalLaw, Timeline
 from consumer.core.clock import Clock
 
 LIMITED_SECONDS = 2.0  # a call waited for its slot this recently: the rate holds calls back
@@ -48,10 +48,21 @@ class Tally:
     successes: int = 0
     throttles: int = 0
     _seconds: deque[tuple[int, int, int]] = field(default_factory=deque)  # (second, ok, thr)
+    _slots: deque[list[int]] = field(default_factory=deque)  # [wall-clock slot, successes]
 
-    def add(self, now: float, ok: int, throttled: int) -> None:
+    def add(self, now: float, ok: int, throttled: int, wall: float | None = None) -> None:
+        """``now`` (monotonic) times the last minute; ``wall``, when given, the successes'
+        slots the fleet sums across workers (see `timeline`)."""
         self.successes += ok
         self.throttles += throttled
+        if ok and wall is not None:
+            slot = math.floor(wall / SLOT_SECONDS)
+            if self._slots and self._slots[-1][0] == slot:
+                self._slots[-1][1] += ok
+            else:
+                self._slots.append([slot, ok])
+                while self._slots[0][0] <= slot - SLOT_HISTORY:
+                    self._slots.popleft()
         second = int(now)
         if self._seconds and self._seconds[-1][0] == second:
             _, old_ok, old_thr = self._seconds[-1]
@@ -67,6 +78,18 @@ class Tally:
         ok = sum(o for s, o, _ in self._seconds if s >= horizon)
         thr = sum(t for s, _, t in self._seconds if s >= horizon)
         return ok, thr
+
+    def timeline(self, wall: float) -> Timeline:
+        """Successes per slot over the last `SLOT_HISTORY` slots, up to ``wall``'s."""
+        last = math.floor(wall / SLOT_SECONDS)
+        kept = [(slot, ok) for slot, ok in self._slots if slot > last - SLOT_HISTORY]
+        if not kept:
+            return Timeline(last, ())
+        first = kept[0][0]
+        counts = [0] * (kept[-1][0] - first + 1)
+        for slot, ok in kept:
+            counts[slot - first] = ok
+        return Timeline(first, tuple(counts))
 
     def _trim(self, now: float) -> None:
         while self._seconds and self._seconds[0][0] < now - RECENT_SECONDS - 1:
@@ -260,7 +283,7 @@ class QuotaLimiter:
 
     def on_success(self) -> None:
         now = self._clock.monotonic()
-        self.tally.add(now, 1, 0)
+        self.tally.add(now, 1, 0, self._clock.time())
         if (law := self._fed()) is not None:
             law.on_success(now, now - self._paced_at)
 

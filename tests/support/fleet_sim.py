@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from consumer.aws.fleet import FleetMember, FleetTiming, FleetView, MemberEntry, PlanRecord
-from consumer.aws.fleetrate import LocalLaw
+from consumer.aws.fleetrate import LocalLaw, Plan
 from consumer.aws.quota import NAP_SECONDS, QuotaLimiter
 
 
@@ -60,6 +60,7 @@ class MemoryFleetItem:
     plan: PlanRecord | None = None
     requests: int = 0
     reachable: bool = True
+    plans: list[Plan] = field(default_factory=list)  # every decision written, in turn
 
     def beat(self, entry: MemberEntry, plan: PlanRecord | None, remove: Sequence[str]) -> FleetView:
         if not self.reachable:
@@ -70,6 +71,8 @@ class MemoryFleetItem:
             self.members.pop(member, None)
         if plan is not None:
             self.plan = plan
+            if not self.plans or self.plans[-1] != plan.plan:
+                self.plans.append(plan.plan)
         return FleetView(dict(self.members), self.plan)
 
 
@@ -99,6 +102,7 @@ class Result:
     calls_at: list[tuple[float, bool]] = field(default_factory=list)  # (time, throttled)
     dynamo_requests: int = 0
     ended_at: float = 0.0
+    plans: list[Plan] = field(default_factory=list)
 
     def steady(self) -> tuple[float, float]:
         """(applied calls/s, throttled share of calls) over the middle 80% of commands."""
@@ -202,6 +206,7 @@ class _Run:
             elif self.workers[index].alive:
                 getattr(self, f"on_{kind}")(at, index, self.workers[index])
         self.result.dynamo_requests = self.item.requests
+        self.result.plans = self.item.plans
         self.result.ended_at = self.clock.now
         return self.result
 
@@ -236,9 +241,10 @@ class _Run:
         worker.waiting += 1
         if not worker.granting:
             worker.granting = True
-            self.push(
-                self.wake(max(at, min(worker.limiter.due(), at + NAP_SECONDS))), "grant", index
-            )
+            due = worker.limiter.due()
+            if due > at:
+                worker.limiter.waited()  # as `QuotaLimiter.acquire` before it sleeps
+            self.push(self.wake(max(at, min(due, at + NAP_SECONDS))), "grant", index)
 
     def on_grant(self, at: float, index: int, worker: _Worker) -> None:
         """`QuotaLimiter.acquire`: one caller at a time, re-reading the rate when it wakes."""

@@ -19,12 +19,13 @@ from consumer.aws.fleetrate import (
     LocalConfig,
     LocalLaw,
     Plan,
+    Timeline,
     Window,
     brake_for,
     fixed_plan,
     max_min_shares,
 )
-from consumer.aws.quota import NAP_SECONDS, QuotaLimiter
+from consumer.aws.quota import NAP_SECONDS, QuotaLimiter, Tally
 from consumer.aws.ratelimit import AdaptiveRateLimiter
 from consumer.settings import Settings
 from consumer.tools.fleet import render, summarize
@@ -383,40 +384,52 @@ def test_the_take_over_from_one_prober_starts_from_the_quota_it_measured() -> No
 
 def test_a_fleet_that_joined_in_takes_over_from_the_last_time_the_bucket_was_full() -> None:
     # The stack held the joined-in fleet to 45/s under a 50/s quota, then sped up: the burst
-    # the bucket had kept went through on top of the quota before the first throttle. The
-    # two workers' heartbeats are 0.7 s apart: each one's counts span its own.
+    # the bucket had kept went through on top of the quota before the first throttle. At the
+    # first throttle both workers stop (a starting fleet's brake) until the take-over. The
+    # two workers' heartbeats are 0.7 s apart: each one's timeline ends at its own.
     clock = FakeClock()
     start = clock.time()
     member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
     bucket = Bucket(50.0, 50.0)
-    counts = [(0, 0)]  # the fleet's (accepted, throttled) so far, every 10 ms
-    for tick in range(3000):
-        rate = 45.0 if tick < 800 else 75.0
-        calls = int(rate * (tick + 1) / 100) - int(rate * tick / 100)
-        ok = sum(bucket.take(tick / 100) for _ in range(calls))
-        counts.append((counts[-1][0] + ok, counts[-1][1] + calls - ok))
+    tallies = {"a": Tally(), "b": Tally()}
+    entries: dict[str, MemberEntry] = {}
     record = PlanRecord(Plan(rate=90.0), start, "a")  # the others have joined in
-    for second in range(1, 30):
-        clock.now = start + second
-        seen = {"a": counts[second * 100], "b": counts[second * 100 - 70]}
-        entries = {
-            m: _entry(
-                m,
-                clock.time() - (0.7 if m == "b" else 0.0),
-                started=start - (1 if m == "a" else 0),
-                successes=ok // 2,
-                throttles=thr // 2,
-            )
-            for m, (ok, thr) in seen.items()
-        }
-        member.absorb(FleetView(entries, record))
-        assert member.plan is not None
-        record = member.plan
-        if record.plan.mode == "cruise":
-            break
+    throttled_at: float | None = None
+    for tick in range(1, 3000):
+        clock.now = start + tick / 100
+        rate = 45.0 if tick < 800 else 75.0
+        calls = (
+            0 if throttled_at is not None else int(rate * tick / 100) - int(rate * (tick - 1) / 100)
+        )
+        for call in range(calls):
+            tally = tallies["ab"[call % 2]]
+            if bucket.take(tick / 100):
+                tally.add(clock.now, 1, 0, clock.now)
+            else:
+                tally.add(clock.now, 0, 1, clock.now)
+                throttled_at = clock.now
+        heartbeats = {"a": tick % 100 == 0, "b": tick % 100 == 30}
+        for name, due in heartbeats.items():
+            if due:
+                tally = tallies[name]
+                entries[name] = _entry(
+                    name,
+                    clock.now,
+                    started=start - (1 if name == "a" else 0),
+                    successes=tally.successes,
+                    throttles=tally.throttles,
+                    timeline=tally.timeline(clock.now),
+                )
+        if tick % 100 == 0:
+            member.absorb(FleetView(dict(entries), record))
+            assert member.plan is not None
+            record = member.plan
+            if record.plan.mode == "cruise":
+                break
+    assert throttled_at is not None
     assert record.plan.mode == "cruise"
     assert record.plan.estimate is not None
-    assert 0.95 * 50.0 <= record.plan.estimate <= 50.0
+    assert 0.97 * 50.0 <= record.plan.estimate <= 50.0
 
 
 def test_a_probe_that_meets_a_throttle_brakes_every_worker_at_its_next_heartbeat() -> None:
@@ -644,13 +657,15 @@ def test_a_worker_whose_entry_stops_changing_is_dead_and_the_leader_removes_it()
 
 def test_the_fleet_item_round_trips_through_its_dynamodb_shape() -> None:
     entry = _entry("abc", 1_700_000_000.5, want=math.inf, share=None)
+    starting = _entry("def", 1_700_000_000.6, timeline=Timeline(17_000_000_000, (3, 0, 5)))
     probed = ((130.0, 5.0), (52.0, 2.0))
     probe = Plan(rate=26.0, estimate=25.0, mode="probe", window=9, probed=probed)
     record = PlanRecord(probe, 1.7e9, "abc")
     item = {"id": {"S": "fleet"}, "m_abc": entry_value(entry), "m_bad": {"S": "{}"}}
+    item["m_def"] = entry_value(starting)
     item["plan"] = plan_value(record)
     view = parse_item(item)
-    assert view.members == {"abc": entry}  # the malformed entry is left out
+    assert view.members == {"abc": entry, "def": starting}  # the malformed one is left out
     assert view.plan == record
 
 

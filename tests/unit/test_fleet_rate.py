@@ -115,6 +115,22 @@ def test_a_stack_that_carries_less_than_the_quota_is_run_at_what_it_carries(
     assert result.throttled() == 0.0
 
 
+@pytest.mark.parametrize(("quota", "concurrency"), [(25.0, 1), (50.0, 2)])
+@pytest.mark.parametrize("workers", [3, 5, 10])
+def test_a_fleet_whose_workers_each_carry_less_than_the_quota_takes_over_at_it(
+    workers: int, quota: float, concurrency: int
+) -> None:
+    # 100 ms answers: each worker carries 10 calls/s per call in flight, under the quota, so
+    # the others join in before the first throttle. The take-over's estimate is what the
+    # fleet got through until the bucket ran dry, not since: the others braked to a stop at
+    # their next heartbeat, a second or two before the leader looks.
+    result = run(Spec(workers, quota, int(quota * 60), concurrency=concurrency, latency=0.1))
+    assert result.plans[0].mode == "startup"
+    taken_over = next(plan for plan in result.plans if plan.mode != "startup")
+    assert taken_over.estimate is not None
+    assert 0.97 * quota <= taken_over.estimate <= 1.01 * quota
+
+
 @pytest.mark.parametrize("workers", [1, 3, 5, 10])
 def test_a_known_fleet_rate_is_run_within_one_percent_with_no_throttle(workers: int) -> None:
     result = run(_spec(workers, 25.0, fixed_rate=20.0))
