@@ -48,6 +48,9 @@ class DynamoStore:
 
     async def claim(self, key: str, lock_seconds: float) -> Claim:
         now = self._clock.time()
+        # Each claim is told apart by its own token: botocore tries a write again when its
+        # answer is lost, and the retry meets the lock the first try took.
+        token = uuid.uuid4().hex
         # A live or stale lock fails this; a stale one is then taken over on its own (below).
         condition = (
             "attribute_not_exists(id) OR expires_at < :now OR #status = :open"
@@ -55,11 +58,12 @@ class DynamoStore:
         )
         response = await self._conditional(
             key,
-            "SET #status = :in_progress, #owner = :me, claimed_at = :now,"
+            "SET #status = :in_progress, #owner = :me, claim_token = :claim, claimed_at = :now,"
             " lock_expires_at = :lock, expires_at = :expires",
             condition,
             {
                 **self._lock_values(now, lock_seconds),
+                ":claim": {"S": token},
                 ":in_progress": {"S": IN_PROGRESS},
                 ":open": {"S": OPEN},
                 ":completed": {"S": COMPLETED},
@@ -68,7 +72,7 @@ class DynamoStore:
             ReturnValues="ALL_OLD",
         )
         if response is None:
-            return await self._existing(key, now, lock_seconds)
+            return await self._existing(key, now, lock_seconds, token)
         old = response.get("Attributes") or {}
         if not old or _num(old, "expires_at", 0.0) < now:
             return Claim(ClaimState.CLAIMED)
@@ -82,7 +86,7 @@ class DynamoStore:
             ":me": {"S": self._owner},
         }
 
-    async def _existing(self, key: str, now: float, lock_seconds: float) -> Claim:
+    async def _existing(self, key: str, now: float, lock_seconds: float, token: str) -> Claim:
         try:
             response = await self._client.get_item(
                 TableName=self._table, Key={"id": {"S": key}}, ConsistentRead=True
@@ -93,6 +97,10 @@ class DynamoStore:
         outcome = _str(item, "outcome")
         if _str(item, "status") == COMPLETED and outcome in ABSORBING:
             return Claim(ClaimState.COMPLETED, outcome)
+        if _str(item, "status") == IN_PROGRESS and _str(item, "claim_token") == token:
+            # This claim's own lock: its first try landed and lost its answer. What the item
+            # held before is gone but for the counts and evidence the claim kept.
+            return Claim(ClaimState.CLAIMED, history=_history(item))
         if _str(item, "status") == IN_PROGRESS and _num(item, "lock_expires_at", now) < now:
             return await self._take_over(key, item, now, lock_seconds)
         # In progress elsewhere, or changed between the two calls: either way, try again later.
@@ -110,6 +118,7 @@ class DynamoStore:
             **self._lock_values(now, lock_seconds),
             ":in_progress": {"S": IN_PROGRESS},
             ":since": _n(claimed_at),
+            ":claim": {"S": uuid.uuid4().hex},
         }
         if "claimed_at" in seen:
             same = "claimed_at = :seen"
@@ -119,7 +128,8 @@ class DynamoStore:
         taken = await self._conditional(
             key,
             "SET uncertain_since = if_not_exists(uncertain_since, :since),"
-            " #owner = :me, claimed_at = :now, lock_expires_at = :lock, expires_at = :expires",
+            " #owner = :me, claim_token = :claim, claimed_at = :now, lock_expires_at = :lock,"
+            " expires_at = :expires",
             f"#status = :in_progress AND lock_expires_at < :now AND {same}",
             values,
         )

@@ -102,6 +102,48 @@ class DiesAfterOneWrite:
             raise ConnectionError("killed")
 
 
+class LosesFirstAnswer:
+    """A DynamoDB client whose first UpdateItem lands but loses its answer, and is tried again
+    at once, as botocore retries a dropped connection: the caller sees the retry's answer."""
+
+    def __init__(self, client: DynamoDBClient) -> None:
+        self._client = client
+        self.lost = False
+
+    async def update_item(self, **request: Any) -> Any:
+        if not self.lost:
+            self.lost = True
+            await self._client.update_item(**request)
+        return await self._client.update_item(**request)
+
+    async def get_item(self, **request: Any) -> Any:
+        return await self._client.get_item(**request)
+
+
+async def test_a_claim_whose_first_try_lost_its_answer_is_still_this_worker_s(
+    dynamodb: DynamoDBClient,
+) -> None:
+    # The retry meets the lock the lost try took: that lock is this claim's, not a live one
+    # elsewhere (which would hold the command back for the whole lock, 70 s by default).
+    table = await make_table(dynamodb)
+    clock = FakeClock(now=1_700_000_000)
+    mine = DynamoStore(dynamodb, table, clock, ttl_seconds=3600)
+    await mine.claim("k", 30)
+    await mine.release("k", History(failures=1, uncertain_since=clock.now))
+    flaky = LosesFirstAnswer(dynamodb)
+    retried = DynamoStore(cast("DynamoDBClient", flaky), table, clock, ttl_seconds=3600)
+    claim = await retried.claim("k", 30)
+    assert flaky.lost
+    assert (claim.state, claim.history) == (
+        ClaimState.CLAIMED,
+        History(failures=1, uncertain_since=clock.now),
+    )
+    assert await retried.renew("k", 30)  # the lock is this worker's to renew and release
+    # Another worker, or another claim of the same process for a duplicate, still waits.
+    assert (await mine.claim("k", 30)).state is ClaimState.IN_PROGRESS
+    assert (await retried.claim("k", 30)).state is ClaimState.IN_PROGRESS
+
+
 async def test_a_worker_killed_just_after_it_took_over_a_stale_lock_leaves_the_evidence(
     dynamodb: DynamoDBClient,
 ) -> None:
