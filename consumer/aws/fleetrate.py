@@ -478,7 +478,16 @@ class FleetLaw:
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = 0.0
         if self._busy(window) and plan.mode == "probe":
-            estimate = window.accepted
+            # Throttled for much of a probe's window, the fleet measured a raised quota when
+            # it got more than the estimate through. Less, and the window may hold a stall of
+            # the stack or the workers' brake as much as a lowered quota: one step down only
+            # (10 workers at 10/s fell from 9.94 to 8.42 on a window the stack stalled in),
+            # and cruising windows throttled throughout follow a lowered quota the rest of
+            # the way.
+            floor = estimate * (1.0 - 3 * margin)
+            estimate = (
+                window.accepted if window.accepted >= estimate else max(window.accepted, floor)
+            )
         elif self._busy(window):
             # Throttled throughout while sending under the estimate, the fleet got less than
             # the estimate through; a count above it holds calls sent before the window

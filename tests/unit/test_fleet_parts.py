@@ -54,6 +54,22 @@ def test_a_heavily_throttled_window_measures_the_quota_as_the_accepted_rate() ->
     assert (plan.mode, plan.window) == ("cruise", 8)
 
 
+def test_a_probe_s_heavily_throttled_window_under_the_estimate_steps_down_only_a_little() -> None:
+    law = FleetLaw()
+    probing = Plan(rate=26.0, estimate=25.0, mode="probe", step=0.04, probing=1)
+    # A stall or the brake in the window, or a lowered quota: one window cannot tell.
+    cut = law.decide(probing, Window(5.0, accepted=21.0, throttled=4.5, limited=True))
+    assert cut.mode == "cruise"
+    assert cut.estimate == pytest.approx(23.5)
+    # A lowered quota shows in the cruise that follows, throttled throughout: measured then.
+    lowered = Window(law.window_seconds(cut), accepted=20.0, throttled=4.0, limited=True)
+    assert law.decide(cut, lowered).estimate == 20.0
+    # A raised quota a growing probe ran far past is measured at once.
+    grown = replace(probing, rate=50.0, step=1.0)
+    raised = Window(5.0, accepted=40.0, throttled=10.0, limited=True)
+    assert law.decide(grown, raised).estimate == 40.0
+
+
 def test_a_throttled_window_above_the_cruise_never_raises_the_estimate() -> None:
     # Just after a take-over: the workers' counts span their own heartbeats, and some still
     # hold the burst that ran the bucket dry.
