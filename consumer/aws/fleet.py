@@ -31,6 +31,7 @@ from typing import Protocol
 import structlog
 
 from consumer.aws.fleetrate import (
+    SLOT_HISTORY,
     FleetLaw,
     Plan,
     Timeline,
@@ -131,6 +132,7 @@ class FleetMember:
         self._rates: dict[str, tuple[float, float]] = {}  # member -> (accepted, throttled)/s
         self._base_at = 0.0
         self._throttles: dict[str, int] = {}  # member -> its throttles at the last heartbeat
+        self._timelines: dict[str, dict[int, int]] = {}  # member -> slot -> successes
 
     def entry(self) -> MemberEntry:
         now = self._clock.monotonic()
@@ -190,6 +192,7 @@ class FleetMember:
             if m != self.member  # its own throttles brake it as they come
         )
         self._throttles = {m: e.throttles for m, e in live.items()}
+        self._merge(live)
         if self.leader == self.member:
             self.dead = dead
             self._lead(now, wall)
@@ -255,13 +258,33 @@ class FleetMember:
         heard of later takes over at the next heartbeat."""
         return self.leader
 
+    def _merge(self, live: dict[str, MemberEntry]) -> None:
+        """Keeps the last `SLOT_HISTORY` slots of every live worker's timeline: each heartbeat
+        carries its last `SLOT_SENT`, its latest slot (still filling) sent again next time."""
+        if all(entry.timeline is None for entry in live.values()):
+            self._timelines = {}  # started: the bound is not needed again
+            return
+        for member, entry in live.items():
+            if (timeline := entry.timeline) is not None:
+                slots = self._timelines.setdefault(member, {})
+                slots.update(enumerate(timeline.counts, start=timeline.first))
+        self._timelines = {m: t for m, t in self._timelines.items() if m in live and t}
+        if self._timelines:
+            oldest = max(max(t) for t in self._timelines.values()) - SLOT_HISTORY
+            for member, slots in self._timelines.items():
+                self._timelines[member] = {k: c for k, c in slots.items() if k > oldest}
+
     def _bound(self) -> float | None:
         """The fleet's lower bound of the quota from the timelines the workers send while it
         starts (see `timelines_bound`): tight at the first throttle, however late the leader
         looks and whatever the fleet did since. A worker's timeline ends at its last
         heartbeat: what it did since is left out, so the bound errs low, never high (but for
         the hosts' clock skew, a slot's calls or so)."""
-        timelines = [e.timeline for e in self.live.values() if e.timeline is not None]
+        timelines = [
+            Timeline(min(slots), tuple(slots.get(k, 0) for k in range(min(slots), max(slots) + 1)))
+            for slots in self._timelines.values()
+            if slots
+        ]
         if not timelines:
             return None
         return timelines_bound(timelines, self._law.config.burst_seconds)

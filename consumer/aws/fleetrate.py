@@ -58,7 +58,9 @@ def dry_bucket_bound(since: Iterable[tuple[float, float]], depth: float) -> floa
 
 
 SLOT_SECONDS: Final = 0.1  # a fleet's start is timed in slots of this many seconds...
-SLOT_HISTORY: Final = 150  # ...over the last this many of them (15 s)
+SLOT_HISTORY: Final = 150  # ...over the last this many of them (15 s)...
+SLOT_SENT: Final = 30  # ...of which each heartbeat carries the last this many (3 s: a missed
+# heartbeat or two lose nothing, and the fleet item stays small however long the start lasts)
 
 
 @dataclass(frozen=True, slots=True)

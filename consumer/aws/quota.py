@@ -28,7 +28,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from consumer.aws.fleetrate import SLOT_HISTORY, SLOT_SECONDS, UNBOUNDED, LocalLaw, Timeline
+from consumer.aws.fleetrate import SLOT_SECONDS, SLOT_SENT, UNBOUNDED, LocalLaw, Timeline
 from consumer.core.clock import Clock
 
 LIMITED_SECONDS = 2.0  # a call waited for its slot this recently: the rate holds calls back
@@ -61,7 +61,7 @@ class Tally:
                 self._slots[-1][1] += ok
             else:
                 self._slots.append([slot, ok])
-                while self._slots[0][0] <= slot - SLOT_HISTORY:
+                while self._slots[0][0] <= slot - SLOT_SENT:
                     self._slots.popleft()
         second = int(now)
         if self._seconds and self._seconds[-1][0] == second:
@@ -80,9 +80,9 @@ class Tally:
         return ok, thr
 
     def timeline(self, wall: float) -> Timeline:
-        """Successes per slot over the last `SLOT_HISTORY` slots, up to ``wall``'s."""
+        """Successes per slot over the last `SLOT_SENT` slots, up to ``wall``'s."""
         last = math.floor(wall / SLOT_SECONDS)
-        kept = [(slot, ok) for slot, ok in self._slots if slot > last - SLOT_HISTORY]
+        kept = [(slot, ok) for slot, ok in self._slots if slot > last - SLOT_SENT]
         if not kept:
             return Timeline(last, ())
         first = kept[0][0]

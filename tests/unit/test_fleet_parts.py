@@ -14,6 +14,7 @@ from consumer.aws.fleet import FleetMember, FleetView, MemberEntry, PlanRecord
 from consumer.aws.fleet_coordinator import FleetCoordinator
 from consumer.aws.fleet_table import entry_value, parse_item, plan_value
 from consumer.aws.fleetrate import (
+    SLOT_SENT,
     UNBOUNDED,
     FleetLaw,
     LocalConfig,
@@ -446,6 +447,22 @@ def test_a_fleet_that_joined_in_takes_over_from_the_last_time_the_bucket_was_ful
     assert record.plan.mode == "cruise"
     assert record.plan.estimate is not None
     assert 0.97 * 50.0 <= record.plan.estimate <= 50.0
+
+
+def test_a_long_start_keeps_each_entry_s_timeline_to_its_last_three_seconds() -> None:
+    # A fleet that never meets its quota starts for ever: its heartbeats stay small, while
+    # the leader keeps the fleet's last 15 s from them.
+    clock = FakeClock()
+    member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    for tick in range(6000):  # 60 s at 100 successes a second
+        clock.now += 0.01
+        member.limiter.tally.add(clock.now, 1, 0, clock.now)
+        if tick % 100 == 99:
+            member.absorb(FleetView({"a": member.entry()}, PlanRecord(Plan(rate=0.0), 0, "a")))
+    timeline = member.entry().timeline
+    assert timeline is not None
+    assert len(timeline.counts) <= SLOT_SENT
+    assert member._bound() == pytest.approx(100.0 * 15.0 / 16.0, rel=0.02)
 
 
 def test_a_probe_that_meets_a_throttle_brakes_every_worker_at_its_next_heartbeat() -> None:
