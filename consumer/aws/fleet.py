@@ -280,14 +280,9 @@ class FleetMember:
         looks and whatever the fleet did since. A worker's timeline ends at its last
         heartbeat: what it did since is left out, so the bound errs low, never high (but for
         the hosts' clock skew, a slot's calls or so)."""
-        timelines = [
-            Timeline(min(slots), tuple(slots.get(k, 0) for k in range(min(slots), max(slots) + 1)))
-            for slots in self._timelines.values()
-            if slots
-        ]
-        if not timelines:
+        if not self._timelines:
             return None
-        return timelines_bound(timelines, self._law.config.burst_seconds)
+        return timelines_bound(self._timelines.values(), self._law.config.burst_seconds)
 
     def _publish(self, plan: Plan, wall: float) -> None:
         old = self.plan.plan if self.plan is not None else None

@@ -73,8 +73,9 @@ class Timeline:
     counts: tuple[int, ...]
 
 
-def timelines_bound(timelines: Iterable[Timeline], depth: float) -> float:
-    """The largest lower bound of the quota a fleet's timelines give: the calls the fleet got
+def timelines_bound(timelines: Iterable[Mapping[int, int]], depth: float) -> float:
+    """The largest lower bound of the quota a fleet's timelines (slot -> successes, one per
+    worker) give: the calls the fleet got
     through from the start of any slot to the end of any later one, over that span plus the
     bucket's depth (a bucket never holds more than its depth, so any span gives one; the span
     from the last time the bucket was full to the first time it ran dry gives the quota, to a
@@ -82,8 +83,7 @@ def timelines_bound(timelines: Iterable[Timeline], depth: float) -> float:
     fleet braked or the stack stalled after it only give smaller ones."""
     fleet: dict[int, int] = {}
     for timeline in timelines:
-        for offset, count in enumerate(timeline.counts):
-            slot = timeline.first + offset
+        for slot, count in timeline.items():
             fleet[slot] = fleet.get(slot, 0) + count
     if not fleet:
         return 0.0
