@@ -26,6 +26,7 @@ from consumer.local.faults import Faults
 from consumer.local.gateway import Gateway
 from consumer.local.identities import STORE, IdentityStore
 from consumer.local.ledger import Ledger
+from consumer.local.moto_fixes.dynamodb_serial import install as install_dynamodb_serial
 from consumer.local.moto_fixes.dynamodb_speed import install as install_dynamodb_speed
 from consumer.local.moto_fixes.sqs_serial import install as install_sqs_serial
 from consumer.local.moto_fixes.sqs_speed import install as install_sqs_speed
@@ -70,6 +71,7 @@ class LocalStack:
     ) -> None:
         install()
         install_dynamodb_speed()
+        install_dynamodb_serial()
         install_sqs_speed()
         install_sqs_trace()
         install_sqs_serial()  # wraps what sqs_speed and sqs_trace installed

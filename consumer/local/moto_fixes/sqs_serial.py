@@ -14,25 +14,17 @@ receive never holds up a send.
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
 from collections.abc import Callable
 from typing import Any, Final
 
 from moto.sqs import models
 
+from consumer.local.moto_fixes.serial import serialise
+
 _INSTALLED: Final = "_consumer_local_sqs_serial"
 LOCK: Final = threading.RLock()
 _install_lock = threading.Lock()
-
-
-def _serialised(operation: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(operation)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with LOCK:
-            return operation(*args, **kwargs)
-
-    return run
 
 
 def _waiting_without_the_lock(wait: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,15 +39,6 @@ def _waiting_without_the_lock(wait: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def operations() -> list[str]:
-    """The public operations of moto's SQS backend (each becomes one critical section)."""
-    return sorted(
-        name
-        for name, value in vars(models.SQSBackend).items()
-        if inspect.isfunction(value) and not name.startswith("_")
-    )
-
-
 def install() -> None:
     """Wraps moto's SQS backend once per process; idempotent. Install after `sqs_speed`."""
     backend, queue = models.SQSBackend, models.Queue
@@ -64,7 +47,6 @@ def install() -> None:
             return
         if not callable(getattr(queue, "wait_for_messages", None)):
             raise RuntimeError("moto's SQS Queue no longer has wait_for_messages; revisit")
-        for name in operations():
-            setattr(backend, name, _serialised(getattr(backend, name)))
+        serialise(backend, LOCK)
         setattr(queue, "wait_for_messages", _waiting_without_the_lock(queue.wait_for_messages))  # noqa: B010
         setattr(backend, _INSTALLED, True)
