@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_ENTRIES = 10
-MAX_BATCH_BYTES = 256 * 1024  # SQS's limit on a SendMessageBatch payload
+# SQS's limit on a SendMessageBatch payload, and on one message (body and attributes): 1 MiB.
+MAX_BATCH_BYTES = 1_048_576
 
 
 class BatchEntryFailed(Exception):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from consumer.aws.batching import BatchEntryFailed, Batcher
-from consumer.core.attributes import ATTEMPTS
+from consumer.aws.batching import MAX_BATCH_BYTES, BatchEntryFailed, Batcher
+from consumer.core.attributes import ATTEMPTS, size
 from consumer.core.messages import Message, QueueDepth
 from consumer.core.policy import SQS_MAX_DELAY_SECONDS
 
@@ -21,7 +21,7 @@ def string_attributes(attributes: dict[str, str]) -> dict[str, Any]:
 
 def entry_size(body: str, attributes: dict[str, str]) -> int:
     """What an entry counts against SendMessageBatch's byte limit (body and attributes)."""
-    return len(body.encode()) + sum(len(k) + len(v.encode()) + 6 for k, v in attributes.items())
+    return len(body.encode()) + size(attributes)
 
 
 async def receive(
@@ -122,6 +122,7 @@ class SqsQueue:
         self._sends = send_batcher(client, queue_url, "send", linger)
         self._dlq_sends = send_batcher(client, dlq_url, "dlq-send", linger)
         self._visibility_changes = visibility_batcher(client, queue_url, linger)
+        self._limits: dict[str, int] = {}  # MaximumMessageSize by queue URL, read once
 
     def __repr__(self) -> str:
         return f"SqsQueue({self.queue_url!r}, dlq={self.dlq_url!r})"
@@ -148,6 +149,8 @@ class SqsQueue:
             entry["MessageDeduplicationId"] = f"{like.message_id}-{attributes.get(ATTEMPTS, 0)}"
         else:
             entry["DelaySeconds"] = max(0, min(SQS_MAX_DELAY_SECONDS, delay))
+            if like.group_id is not None:
+                entry["MessageGroupId"] = like.group_id  # a fair queue's tenant stays its own
         await self._sends.submit(entry, entry_size(body, attributes))
 
     async def dead_letter(self, body: str, attributes: dict[str, str], *, like: Message) -> None:
@@ -155,7 +158,26 @@ class SqsQueue:
         if self.dlq_url.endswith(".fifo"):
             entry["MessageGroupId"] = like.group_id or "default"
             entry["MessageDeduplicationId"] = f"{like.message_id}-dlq"
+        elif like.group_id is not None:
+            entry["MessageGroupId"] = like.group_id
         await self._dlq_sends.submit(entry, entry_size(body, attributes))
+
+    async def room(self, body: str, *, dead_letter: bool = False) -> int:
+        limit = await self._limit(self.dlq_url if dead_letter else self.queue_url)
+        return limit - len(body.encode())
+
+    async def _limit(self, url: str) -> int:
+        """The queue's MaximumMessageSize; SQS's own maximum while it cannot be read."""
+        if url not in self._limits:
+            try:
+                response = await self._client.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["MaximumMessageSize"]
+                )
+            except Exception:  # the copy's send will say what is wrong; assume SQS's bound
+                return MAX_BATCH_BYTES
+            size = response.get("Attributes", {}).get("MaximumMessageSize")
+            self._limits[url] = int(size) if size else MAX_BATCH_BYTES
+        return self._limits[url]
 
     async def change_visibility(self, message: Message, seconds: int) -> None:
         await self._visibility_changes.submit(

@@ -38,6 +38,8 @@ OWN_ATTRIBUTES = frozenset(
     {ATTEMPTS, THROTTLES, DEFERRALS, FIRST_SEEN, SOURCE_ID, LAST_ERROR, REASON, DETAIL, REDRIVEN}
 )
 MAX_ATTRIBUTES = 10  # SQS's limit per message
+# What goes first when a copy would not fit its queue's size limit: the least needed last.
+KEEP_ORDER = (REASON, REDRIVEN, FIRST_SEEN, DEFERRALS, ATTEMPTS, THROTTLES, SOURCE_ID, LAST_ERROR)
 MAX_DETAIL = 512  # a DLQ reason's explanation, cut to stay well inside the message size
 
 
@@ -159,6 +161,33 @@ def within_limit(message: Message, ours: dict[str, str]) -> dict[str, str]:
     theirs = [(k, v) for k, v in message.attributes.items() if k not in OWN_ATTRIBUTES]
     room = max(0, MAX_ATTRIBUTES - len(ours))
     return {**dict(theirs[:room]), **ours}
+
+
+def size(attributes: dict[str, str]) -> int:
+    """Bytes the attributes count against a message's size (name, "String" and value)."""
+    return sum(len(k.encode()) + len(v.encode()) + 6 for k, v in attributes.items())
+
+
+def fit(attributes: dict[str, str], room: int) -> dict[str, str]:
+    """The attributes a copy keeps within ``room`` bytes: all of them when they fit.
+
+    A body near its queue's limit leaves little room: the producer's attributes go first, then
+    the detail is cut, then ours from the least needed (`KEEP_ORDER`), so a copy always goes out.
+    """
+    if size(attributes) <= room:
+        return attributes
+    kept = {k: v for k, v in attributes.items() if k in OWN_ATTRIBUTES}
+    if DETAIL in kept:
+        without = {k: v for k, v in kept.items() if k != DETAIL}
+        spare = room - size(without) - len(DETAIL) - 6
+        # Cut on a character boundary: a value is UTF-8 on the wire, and never empty.
+        cut = kept[DETAIL].encode()[: max(0, spare)].decode(errors="ignore")
+        kept = {**without, DETAIL: cut} if cut else without
+    for name in reversed(KEEP_ORDER):
+        if size(kept) <= room:
+            break
+        kept.pop(name, None)
+    return kept if size(kept) <= room else {}
 
 
 def first_seen(message: Message) -> str:

@@ -33,9 +33,14 @@ class Reporter:
     """Counts, logs and observes outcomes; every method is cheap and never raises on its own."""
 
     def __init__(
-        self, observer: Observer | None = None, pseudonym: Callable[[str], str] | None = None
+        self,
+        observer: Observer | None = None,
+        pseudonym: Callable[[str], str] | None = None,
+        *,
+        fifo: bool = False,
     ) -> None:
         self.observer: Observer = observer or NullObserver()
+        self._fifo = fifo
         self._pseudonym = pseudonym or Pseudonyms.random()
         self.stats = WorkerStats()
 
@@ -77,8 +82,9 @@ class Reporter:
             attempt = outcome.attempts.total
         else:
             # This attempt after the earlier ones the message carries (not this copy's receives).
-            fifo = message.group_id is not None  # only FIFO messages have a group
-            attempt = attributes.read(message, fifo=fifo).attempts.total + 1
+            attempt = attributes.read(message, fifo=self._fifo).attempts.total + 1
+        if message.group_id is not None:
+            fields["group"] = message.group_id  # the tenant, on a fair queue; FIFO's group
         command = result.command
         if command is not None and hasattr(command, "DeveloperUserIdentifier"):
             fields["user"] = self._pseudonym(command.DeveloperUserIdentifier)

@@ -98,7 +98,7 @@ class Worker:
         self._clock = clock
         self._capacity = capacity or (lambda: config.concurrency)
         self.gate = gate  # a dependency down for everyone pauses receiving (breaker.py)
-        self._report = Reporter(observer, pseudonym)
+        self._report = Reporter(observer, pseudonym, fifo=queue.is_fifo)
         self._sequencer = GroupSequencer()
         self._keeper = VisibilityKeeper(queue, clock, config.visibility_timeout_seconds, renew)
         self._backoff = ReceiveBackoff(
@@ -318,7 +318,9 @@ class Worker:
         entry = _InFlight(message)
         self._in_flight[message.receipt_handle] = entry
         self._keeper.track(message)
-        turn = self._sequencer.enter(message.group_id)
+        # Group order is a FIFO queue's property: on a standard queue a group is a fair queue's
+        # tenant, which changes nothing in how a command runs.
+        turn = self._sequencer.enter(message.group_id if self._queue.is_fifo else None)
         entry.task = asyncio.create_task(self._handle(entry, turn))
         self._report.in_flight(len(self._in_flight))
 
@@ -367,8 +369,9 @@ class Worker:
         self, entry: _InFlight, outcome: Outcome, result: Result | None, started_at: float
     ) -> None:
         message = entry.message
-        if isinstance(outcome, Release) or (isinstance(outcome, Retry) and self._queue.is_fifo):
-            # These set the message's visibility themselves: no extension may land after them.
+        if isinstance(outcome, Release | Retry):
+            # These may set the message's visibility themselves (a retry kept in place): no
+            # extension may land after them.
             await self._keeper.hand_back(message)
         await self._router.apply(message, outcome)
         if result is None:

@@ -29,6 +29,7 @@ from consumer.local.ledger import Ledger
 from consumer.local.moto_fixes.dynamodb_serial import install as install_dynamodb_serial
 from consumer.local.moto_fixes.dynamodb_speed import install as install_dynamodb_speed
 from consumer.local.moto_fixes.sqs_serial import install as install_sqs_serial
+from consumer.local.moto_fixes.sqs_size import install as install_sqs_size
 from consumer.local.moto_fixes.sqs_speed import install as install_sqs_speed
 from consumer.local.moto_fixes.sqs_trace import install as install_sqs_trace
 from consumer.local.patch import install
@@ -74,7 +75,8 @@ class LocalStack:
         install_dynamodb_serial()
         install_sqs_speed()
         install_sqs_trace()
-        install_sqs_serial()  # wraps what sqs_speed and sqs_trace installed
+        install_sqs_size()
+        install_sqs_serial()  # wraps what sqs_speed, sqs_trace and sqs_size installed
         self.region = region
         self.ledger = Ledger()
         self.identities: IdentityStore = STORE

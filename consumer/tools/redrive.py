@@ -123,6 +123,8 @@ class _Mover:
         if self._fifo:
             entry["MessageGroupId"] = message.group_id or "default"
             entry["MessageDeduplicationId"] = f"{message.message_id}-redrive"
+        elif message.group_id is not None:
+            entry["MessageGroupId"] = message.group_id  # a fair queue's tenant stays its own
         return entry, entry_size(message.body, attrs)
 
     async def move(self, messages: list[Message]) -> tuple[list[Message], int]:

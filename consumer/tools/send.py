@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,16 @@ class SendReport:
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One valid command of a file, with the line number it was read from."""
+    """One valid command of a file, with the line number it was read from and, when the line
+    gave one, its own message group (a fair queue's tenant, or a FIFO group)."""
 
     number: int
     body: str
+    group_id: str | None = None
+
+
+# SQS's rule for a MessageGroupId: 1-128 characters, letters, digits and punctuation.
+GROUP_ID = re.compile(r"[A-Za-z0-9!-/:-@\[-`{-~]{1,128}")
 
 
 def add_parser(sub: Any) -> None:
@@ -74,7 +81,12 @@ def add_parser(sub: Any) -> None:
     send.add_argument("--queue-url", default=None, help="default: UNLINK_QUEUE_URL")
     send.add_argument("--region", default=None, help="default: AWS_REGION or the profile's")
     send.add_argument("--file", type=Path, help="a JSON-lines file of commands, one per line")
-    send.add_argument("--message-group-id", default=None, help="FIFO queues only")
+    send.add_argument(
+        "--message-group-id",
+        default=None,
+        type=_group_id,
+        help="the group: a FIFO queue's order, a standard queue's tenant (a fair queue)",
+    )
     send.set_defaults(handler=handle)
     ops = send.add_subparsers(dest="operation")
     for name in SKELETONS:
@@ -92,6 +104,14 @@ def add_parser(sub: Any) -> None:
         op.add_argument(
             "--generate-cli-skeleton", nargs="?", const="input", choices=["input", "output"]
         )
+
+
+def _group_id(value: str) -> str:
+    if not GROUP_ID.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            "1-128 letters, digits or punctuation (SQS's MessageGroupId)"
+        )
+    return value
 
 
 def _json_object(text: str, flag: str) -> dict[str, Any]:
@@ -185,7 +205,11 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def read_commands(path: Path) -> tuple[list[Line], list[str]]:
-    """Valid bodies, and one error line per bad line (with its number, never its content)."""
+    """Valid bodies, and one error line per bad line (with its number, never its content).
+
+    A line is a command (or an envelope the worker unwraps), or an SQS entry that gives its own
+    group: ``{"MessageBody": <command>, "MessageGroupId": "tenant-7"}``.
+    """
     bodies: list[Line] = []
     problems: list[str] = []
     with path.open(encoding="utf-8", errors="replace") as lines:
@@ -194,12 +218,29 @@ def read_commands(path: Path) -> tuple[list[Line], list[str]]:
             if not text:
                 continue
             try:
-                decode(text)
+                read = _line(number, text)
             except MalformedCommand as exc:
                 problems.append(f"line {number}: {exc.detail}")
                 continue
-            bodies.append(Line(number, text))
+            bodies.append(read)
     return bodies, problems
+
+
+def _line(number: int, text: str) -> Line:
+    """One line as a `Line`, or `MalformedCommand` naming what is wrong."""
+    group = None
+    if text.startswith("{") and '"MessageBody"' in text:
+        try:
+            entry = json.loads(text)
+        except ValueError:
+            entry = None  # decode() below names what is wrong
+        if isinstance(entry, dict) and "MessageBody" in entry:
+            body, group = entry["MessageBody"], entry.get("MessageGroupId")
+            if group is not None and not (isinstance(group, str) and GROUP_ID.fullmatch(group)):
+                raise MalformedCommand("MessageGroupId: 1-128 letters, digits or punctuation")
+            text = body if isinstance(body, str) else json.dumps(body)
+    decode(text)
+    return Line(number, text, group)
 
 
 async def _send_file(settings: Settings, path: Path, group_id: str | None) -> int:
@@ -219,7 +260,7 @@ async def _send_file(settings: Settings, path: Path, group_id: str | None) -> in
 
 async def _send_bodies(settings: Settings, lines: list[Line], group_id: str | None) -> SendReport:
     """Sends ten at a time through the SQS adapter's batcher (which also keeps each call within
-    256 KiB); a failed entry is reported with its line number (0: from flags)."""
+    SQS's 1 MiB); a failed entry is reported with its line number (0: from flags)."""
     report = SendReport()
     progress = Progress(len(lines), "sending")
     async with client("sqs", settings, get_session()) as sqs:
@@ -227,7 +268,10 @@ async def _send_bodies(settings: Settings, lines: list[Line], group_id: str | No
         for start in range(0, len(lines), MAX_ENTRIES):
             window = lines[start : start + MAX_ENTRIES]
             entries = [
-                (_entry(line, settings.is_fifo, group_id), entry_size(line.body, {}))
+                (
+                    _entry(line, settings.is_fifo, line.group_id or group_id),
+                    entry_size(line.body, {}),
+                )
                 for line in window
             ]
             results = await sends.submit_many(entries)
@@ -249,6 +293,8 @@ def _entry(line: Line, fifo: bool, group_id: str | None) -> dict[str, Any]:
     if fifo:
         entry["MessageGroupId"] = group_id or "default"
         entry["MessageDeduplicationId"] = _dedup_id(line.body)
+    elif group_id is not None:
+        entry["MessageGroupId"] = group_id  # a standard queue with groups is a fair queue
     return entry
 
 

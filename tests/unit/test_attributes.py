@@ -195,3 +195,31 @@ def test_stale_worker_attributes_never_carry_over() -> None:
 
     assert retry[a.LAST_ERROR] == "new"
     assert not {a.REASON, a.DETAIL, a.REDRIVEN} & retry.keys()
+
+
+# -- copies near the size limit ---------------------------------------------------------------
+
+
+def test_fit_keeps_everything_that_fits_and_sheds_the_producers_first() -> None:
+    wanted = {"trace": "t" * 50, a.REASON: "malformed", a.DETAIL: "d" * 100}
+    assert a.fit(wanted, a.size(wanted)) == wanted
+    room = a.size(wanted) - 1
+    fitted = a.fit(wanted, room)
+    assert "trace" not in fitted
+    assert fitted[a.DETAIL] == "d" * 100  # the detail was not cut while it fit
+    assert a.size(fitted) <= room
+
+
+def test_fit_cuts_the_detail_on_a_character_then_drops_the_least_needed() -> None:
+    wanted = {
+        a.REASON: "malformed",
+        a.DETAIL: "é" * 100,
+        a.SOURCE_ID: "m-1",
+        a.FIRST_SEEN: "2026-12-07T00:00:00.000Z",
+    }
+    without_detail = {k: v for k, v in wanted.items() if k != a.DETAIL}
+    room = a.size(without_detail) + len(a.DETAIL) + 6 + 51
+    fitted = a.fit(wanted, room)
+    assert fitted[a.DETAIL] == "é" * 25  # 50 bytes: never half a character
+    assert a.fit(wanted, 40) == {a.REASON: "malformed"}
+    assert a.fit(wanted, 5) == {}

@@ -74,13 +74,13 @@ async def test_submit_many_answers_each_entry_in_order_in_as_few_calls_as_fit() 
     batcher = Batcher(service, "test", linger=60)  # no waiting: submit_many sends at once
 
     results = await asyncio.wait_for(
-        batcher.submit_many([({"Body": b}, 100_000) for b in "abcd"]), timeout=5
+        batcher.submit_many([({"Body": b}, 400_000) for b in "abcd"]), timeout=5
     )
 
     assert [r is None for r in results] == [True, False, True, True]
     assert isinstance(results[1], BatchEntryFailed)
     assert (results[1].code, results[1].sender_fault) == ("X", True)
-    assert [len(c) for c in service.calls] == [2, 2]  # 256 KiB per call
+    assert [len(c) for c in service.calls] == [2, 2]  # 1 MiB per call
 
 
 async def test_a_batch_call_cancelled_midway_never_leaves_its_entries_waiting() -> None:

@@ -268,6 +268,29 @@ async def test_a_failing_group_head_holds_back_its_group_and_no_other() -> None:
     assert rig.queue.dlq == []
 
 
+async def test_on_a_standard_queue_a_group_is_a_tenant_and_changes_nothing() -> None:
+    """A fair queue (a MessageGroupId on a standard queue): no order, no hold-back, no release."""
+    rig = Rig(fifo=False)
+    ids = {
+        "a0": rig.put("a0", Plan(seconds=5, fail=[errors.InternalError("blip")]), group="a"),
+        "a1": rig.put("a1", group="a"),
+        "a2": rig.put("a2", group="a"),
+    }
+    with capture_logs() as logs:
+        stats = await rig.run_until_idle()
+
+    starts = dict(rig.executor.started[:3])
+    assert set(starts) == {"a0", "a1", "a2"}
+    assert len(set(starts.values())) == 1  # all three ran at once, none waited for the head
+    assert rig.set_to(ids["a1"]) == rig.set_to(ids["a2"]) == []  # never handed back
+    assert stats.outcomes == {"applied": 3, "retried": 1}
+    retried = [s for s in rig.queue.stored if s.message_id not in ids.values()]
+    assert retried == []  # the retry copy ran and was deleted too
+    lines = [e for e in logs if e["event"] == "command"]
+    assert len(lines) == 4
+    assert all(e.get("group") == "a" for e in lines)  # the tenant is on every line
+
+
 async def test_a_drain_while_a_group_waits_finishes_the_head_and_gives_back_the_rest() -> None:
     rig = Rig(fifo=True)
     head = rig.put("a0", Plan(seconds=10), group="a")

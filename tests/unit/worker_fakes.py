@@ -108,6 +108,7 @@ class MemoryQueue:
     open_receives: int = 0  # receives not yet answered
     most_open_receives: int = 0
     flushes: int = 0
+    max_message_bytes: int = 1_048_576
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -208,6 +209,9 @@ class MemoryQueue:
         stored.visible_at = self.clock.now + seconds
         self.visibility.append((message.message_id, seconds, self.clock.now))
         await self._latency("change_visibility")
+
+    async def room(self, body: str, *, dead_letter: bool = False) -> int:
+        return self.max_message_bytes - len(body.encode())
 
     async def depth(self) -> QueueDepth:
         now = self.clock.now
