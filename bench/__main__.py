@@ -6,6 +6,7 @@
     make bench ARGS="--scenario outage --outage-seconds 120"   # long runs: only by name
     make bench ARGS="--scenario brownout --scenario soak -n 20000"
     make bench ARGS="--scenario fleet --fleets 1,3 --quotas 25 -n 400"   # fleets x quotas
+    make bench ARGS="--scenario fair -n 1000"    # the same mix with and without tenant groups
 
 Prints a table, then one JSON line per scenario, on stdout; progress goes to stderr. Exits 1 when a
 command was lost, applied twice or wrongly dead-lettered (or a scenario could not run), never for
@@ -24,7 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.config import DEFAULTS, LONG, ORDER, Scenario, override
+from bench.config import DEFAULTS, LONG, ORDER, PAIRED, Scenario, override
+from bench.fair import run_fair
 from bench.fleet import FLEETS, QUOTAS, run_fleet
 from bench.idle import run_idle
 from bench.outage import run_outage
@@ -60,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "--scenario",
         action="append",
-        choices=[*ORDER, *LONG, "all"],
+        choices=[*ORDER, *PAIRED, *LONG, "all"],
         help="repeatable; default all (the long outage, brownout and soak runs only by name)",
     )
     add("-n", "--n", type=int, help="commands per load scenario")
@@ -95,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _scenarios(args: argparse.Namespace) -> list[str]:
     chosen = args.scenario or ["all"]
-    short = list(ORDER) if "all" in chosen else [s for s in ORDER if s in chosen]
+    short = [*ORDER, *PAIRED] if "all" in chosen else [s for s in (*ORDER, *PAIRED) if s in chosen]
     return short + [s for s in LONG if s in chosen]
 
 
@@ -150,6 +152,8 @@ async def _run_one(name: str, args: argparse.Namespace, log_dir: Path) -> dict[s
         )
     if name == "soak":
         return await run_soak(log_dir, args.n)
+    if name == "fair":
+        return await run_fair(log_dir, args.n)
     return figures(await run_load(_configure(name, args), log_dir))
 
 

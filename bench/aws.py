@@ -117,8 +117,14 @@ class RawAws:
         attrs = await self.attributes(url, names)
         return sum(int(attrs.get(name, 0)) for name in names)
 
-    async def send_batch(self, url: str, bodies: list[str]) -> None:
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+    async def send_batch(
+        self, url: str, bodies: list[str], groups: list[str] | None = None
+    ) -> None:
+        entries: list[dict[str, str]] = [
+            {"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)
+        ]
+        for entry, group in zip(entries, groups or [], strict=False):
+            entry["MessageGroupId"] = group
         answer = await self.call(SQS, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
         if answer.get("Failed"):
             raise AwsError("BatchEntryFailed", str(answer["Failed"])[:200], 200)

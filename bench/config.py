@@ -32,6 +32,7 @@ class Scenario:
     ceiling_n: int = 0  # commands for the stack-ceiling run beside this scenario (0: none)
     timeout_seconds: float = 300.0
     profile: bool = False
+    tenants: bool = False  # a MessageGroupId per command on a standard queue (bench.fair)
 
     @property
     def queue_depth(self) -> int:
@@ -92,6 +93,8 @@ DEFAULTS: Final = {
 ORDER: Final = ("latency", "quota", "mixed", "idle")
 # Long runs (bench.outage, bench.soak, bench.fleet): only when named, never part of "all".
 LONG: Final = ("outage", "brownout", "soak", "fleet")
+# Runs of their own that `all` includes (bench.fair: two load runs side by side).
+PAIRED: Final = ("fair",)
 
 
 def override(scenario: Scenario, **changes: Any) -> Scenario:

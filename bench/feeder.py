@@ -26,10 +26,12 @@ class Feeder:
         bodies: Sequence[str],
         depth: int = 200,
         poll_seconds: float = 0.05,
+        groups: Sequence[str] | None = None,
     ) -> None:
         self._aws = aws
         self._url = url
         self._bodies = bodies
+        self._groups = groups
         self._depth = max(BATCH, depth)
         self._poll = poll_seconds
         self.sent_at: list[float] = [0.0] * len(bodies)  # time.time() at send, per body
@@ -42,7 +44,8 @@ class Feeder:
         now = time.time()
         for i in range(start, stop):
             self.sent_at[i] = now
-        await self._aws.send_batch(self._url, list(self._bodies[start:stop]))
+        groups = list(self._groups[start:stop]) if self._groups is not None else None
+        await self._aws.send_batch(self._url, list(self._bodies[start:stop]), groups)
 
     async def run(self) -> None:
         total = len(self._bodies)

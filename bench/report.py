@@ -36,7 +36,7 @@ def targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         result["correct"],
         result["correct"],
     )
-    if "cells" in result:  # a matrix of runs (bench.fleet): its own targets, per cell
+    if "cells" in result or "runs" in result:  # a matrix (bench.fleet), a pair (bench.fair)
         return found
     found["rss"] = _rss(result)
     rate = result["commands_per_s"] or 0.0
@@ -103,6 +103,7 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = ["".join(f"{title:>{width}}" for title, width, _, _ in COLUMNS)]
     lines.append("-" * len(lines[0]))
     loads = [r for r in results if "commands_per_s" in r]
+    loads += [run for r in results for run in r.get("runs", [])]  # a pair's runs (bench.fair)
     lines += [_row(r) for r in loads]
     for result in results:
         if "error" in result:

@@ -23,6 +23,7 @@ from bench.aws import RawAws
 from bench.config import Scenario
 from bench.feeder import Feeder
 from bench.procs import StackProcess, Usage, WorkerProcess, usage, worker_env
+from bench.tenants import tenants
 from bench.workload import APPLIED, Command, Mix, build
 from consumer.local.admin_client import AdminClient
 from consumer.local.ledger import LedgerSnapshot
@@ -125,7 +126,8 @@ async def _drive(
     scenario: Scenario, aws: RawAws, admin: AdminClient, url: str, run: Run, pids: list[int]
 ) -> None:
     """Feeds every command and waits until the queue is empty (or the timeout)."""
-    feeder = Feeder(aws, url, [c.body for c in run.commands], scenario.queue_depth)
+    groups = tenants(len(run.commands)) if scenario.tenants else None
+    feeder = Feeder(aws, url, [c.body for c in run.commands], scenario.queue_depth, groups=groups)
     feeding = asyncio.create_task(feeder.run())
     valid = sum(1 for c in run.commands if c.expect == APPLIED)
     warm_mark = max(1, valid // 10)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumer.aws.ratelimit import AimdConfig
@@ -29,8 +36,13 @@ class Settings(BaseSettings):
     idempotency_table: str | None = Field(
         default=None, description="DynamoDB table shared by a fleet; in-memory when unset."
     )
+    # Longer than a command's life: a record a live command still needs (the evidence of a lost
+    # answer, a late duplicate's match) must never expire under it.
     idempotency_ttl_seconds: int = Field(
-        default=24 * 3600, ge=60, description="How long a finished command absorbs duplicates."
+        default=4 * 24 * 3600,
+        ge=60,
+        description="How long a command's record lives: duplicates absorbed, evidence kept; at "
+        "least UNLINK_MAX_COMMAND_AGE_SECONDS.",
     )
     memory_store_max_records: int = Field(
         default=50_000,
@@ -182,6 +194,17 @@ class Settings(BaseSettings):
     def _any_case(cls, value: object) -> object:
         # LOG_LEVEL=INFO is how most deployments spell it.
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("max_command_age_seconds")
+    @classmethod
+    def _within_the_records_life(cls, value: int, info: ValidationInfo) -> int:
+        ttl = info.data.get("idempotency_ttl_seconds")
+        if ttl is not None and value > ttl:
+            raise ValueError(
+                f"longer than UNLINK_IDEMPOTENCY_TTL_SECONDS ({ttl}): a command's record would "
+                "expire while the command lives"
+            )
+        return value
 
     @field_validator("backoff_max_seconds")
     @classmethod

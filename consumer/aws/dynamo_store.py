@@ -128,7 +128,8 @@ class DynamoStore:
         taken = await self._conditional(
             key,
             "SET uncertain_since = if_not_exists(uncertain_since, :since),"
-            " #owner = :me, claim_token = :claim, claimed_at = :now, lock_expires_at = :lock,"
+            " first_seen = if_not_exists(first_seen, :since), #owner = :me,"
+            " claim_token = :claim, claimed_at = :now, lock_expires_at = :lock,"
             " expires_at = :expires",
             f"#status = :in_progress AND lock_expires_at < :now AND {same}",
             values,
@@ -137,7 +138,7 @@ class DynamoStore:
             return Claim(ClaimState.IN_PROGRESS)  # taken over or renewed meanwhile
         history = _history(seen)
         since = min(history.uncertain_since or claimed_at, claimed_at)
-        history = History(history.failures, history.throttles, since)
+        history = History(history.failures, history.throttles, since, history.first_seen or since)
         return Claim(ClaimState.CLAIMED, took_over_stale_lock=True, history=history)
 
     async def renew(self, key: str, lock_seconds: float) -> bool:
@@ -155,7 +156,7 @@ class DynamoStore:
                 UpdateExpression=(
                     "SET #status = :completed, #owner = :me, outcome = :outcome,"
                     " lock_expires_at = :now, expires_at = :expires"
-                    " REMOVE failures, throttles, uncertain_since"
+                    " REMOVE failures, throttles, uncertain_since, first_seen"
                 ),
                 ExpressionAttributeNames=NAMES,
                 ExpressionAttributeValues={
@@ -179,16 +180,22 @@ class DynamoStore:
             ":failures": _n(history.failures),
             ":throttles": _n(history.throttles),
         }
-        update = "SET #status = :open, lock_expires_at = :now, failures = :failures"
-        update += ", throttles = :throttles"
+        sets = ["#status = :open", "lock_expires_at = :now", "failures = :failures"]
+        sets.append("throttles = :throttles")
+        removes = []
         if outcome is not None:
-            update += ", outcome = :outcome"
+            sets.append("outcome = :outcome")
             values[":outcome"] = {"S": outcome}
-        if history.uncertain_since is not None:
-            update += ", uncertain_since = :since"
-            values[":since"] = _n(history.uncertain_since)
-        else:
-            update += " REMOVE uncertain_since"
+        for name, value in (
+            ("uncertain_since", history.uncertain_since),
+            ("first_seen", history.first_seen),
+        ):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = _n(value)
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         await self._update_own(key, update, values)
 
     async def _update_own(self, key: str, update: str, values: dict[str, Any]) -> bool:
@@ -224,10 +231,12 @@ class DynamoStore:
 
 def _history(item: dict[str, Any]) -> History:
     since = item.get("uncertain_since")
+    first = item.get("first_seen")
     return History(
         failures=int(_num(item, "failures", 0)),
         throttles=int(_num(item, "throttles", 0)),
         uncertain_since=float(since["N"]) if since is not None else None,
+        first_seen=float(first["N"]) if first is not None else None,
     )
 
 

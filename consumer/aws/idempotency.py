@@ -77,7 +77,8 @@ class MemoryStore:
                     return Claim(ClaimState.IN_PROGRESS)
                 stale = True  # its worker died holding it: its call may have gone out
                 since = min(history.uncertain_since or old.claimed_at, old.claimed_at)
-                history = History(history.failures, history.throttles, since)
+                first = history.first_seen or since
+                history = History(history.failures, history.throttles, since, first)
         lock = _Record("IN_PROGRESS", self._owner, now + lock_seconds, now + self._ttl)
         lock.claimed_at, lock.history = now, history
         self._write(digest, lock)

@@ -12,7 +12,8 @@ idempotency store) reports here whether it was answered, and this gate decides t
   and permanent errors included. Other commands only: a command failing alone on a quiet worker
   (the others all done, or none yet) is charged, and so dead-lettered on its own budget.
 * whether the worker runs at all: ``failures`` consecutive failures of one dependency, with no
-  answer between, across commands, open its breaker. The worker stops receiving, commands that
+  answer between, of at least two commands, open its breaker (one command failing again and
+  again alone, on a quiet worker, is its own trouble: charged, and so dead-lettered in time). The worker stops receiving, commands that
   reach the gate go back uncharged, and after a capped backoff (``probe_min_seconds`` doubling to
   ``probe_max_seconds``) one command goes through as a probe (half-open). Its answer closes the
   breaker; its failure reopens it for a longer wait.
@@ -26,13 +27,11 @@ half-open probe (Nygard) uses consecutive failures, the sharpest cross-command s
 with many commands in flight has, and its open state costs nothing: no receives, no calls, a
 sleep of up to ``probe_max_seconds``. The charge rule is separate from the trip rule so that a
 brownout (say 95% of calls fail) charges nobody even between trips, while a single bad command
-among good ones is charged on every attempt. A command alone in an outage is charged until the
-breaker trips (``failures`` attempts, fewer than ``max_attempts``) and not after.
+among good ones is charged on every attempt. A command alone in an outage is charged until a
+second command fails too and the breaker trips, and not after.
 
 The probe is a real command, not a synthetic call: it needs no extra IAM permission and it tests
-exactly what the backlog needs (store, credentials and Cognito together). A command that fails
-only for itself and alone can hold a quiet worker paused; it is tried again at every probe,
-uncharged, until its maximum age dead-letters it (`RetryPolicy.max_age_seconds`).
+exactly what the backlog needs (store, credentials and Cognito together).
 
 The processor consults the gate before a command touches any dependency, beside the rate limiter
 that paces each Cognito call inside the executor: health decides whether calls go out at all, the
@@ -68,8 +67,10 @@ def dependency_of(error: errors.UnlinkError) -> str | None:
         return STORE
     if isinstance(error, errors.WorkerFault):
         return CREDENTIALS
-    if isinstance(error, errors.UnexpectedError):
-        return None  # a bug in our own code: charged, so it cannot loop for ever
+    if isinstance(error, errors.UnexpectedError | errors.LookupFailed):
+        # A bug in our own code, or a look-up only this command needed: charged, so it cannot
+        # loop for ever, and never a pause for everyone (other commands still go through).
+        return None
     if isinstance(error, errors.Transient):
         return COGNITO
     return None
@@ -126,6 +127,7 @@ class Breaker:
     probe_delay: float = 0.0
     error: str = ""
     recent: deque[tuple[str, bool]] = field(default_factory=deque)  # (command key, answered)
+    failing: set[str] = field(default_factory=set)  # the commands of the consecutive failures
     episode_from: float | None = None  # the first trip of the outage being reported
     closed_at: float = 0.0
 
@@ -162,6 +164,7 @@ class Breaker:
         """Call `settled` first: it ends an outage that is over before this answer counts."""
         self._remember(key, True)
         self.consecutive = 0
+        self.failing.clear()
         if self.opened_at is not None:
             self.opened_at, self.closed_at = None, now
 
@@ -169,6 +172,7 @@ class Breaker:
         """Call `settled` first, as for `answered`; answers the start of an outage."""
         self._remember(key, False)
         self.consecutive += 1
+        self.failing.add(key)
         self.error = error
         state = self.state(now)
         if state is State.HALF_OPEN:  # the probe failed: wait longer
@@ -176,6 +180,8 @@ class Breaker:
             return None
         if state is not State.CLOSED or self.consecutive < self.config.failures:
             return None
+        if len(self.failing) < 2:
+            return None  # one command failing alone says nothing about the dependency
         self.opened_at = now
         if self.episode_from is not None:  # the same outage, flaring up again
             self._next_probe(now, 2 * self.probe_delay)

@@ -10,6 +10,7 @@ UnlinkError                    anything else unforeseen spends the failure budge
 ├── Throttled                  too fast, not a bad command: the throttle budget
 ├── Transient                  a later attempt may succeed: the failure budget
 │   └── InternalError · ExternalServiceError · NetworkFault (NotSent) · UnexpectedError
+│       · LookupFailed
 ├── NotTheMessagesFault        deferred, spending nothing
 │   └── WorkerFault · StoreUnavailable · InProgressElsewhere
 └── ConfigurationError         a bad setting, found at start-up (never from a message)
@@ -90,6 +91,13 @@ class UnexpectedError(Transient):
     """An exception nobody mapped; charged like a failure so it cannot loop for ever."""
 
     code = "unexpected_error"
+
+
+class LookupFailed(Transient):
+    """The look-up that would prove a lost answer's effect failed: the command's own trouble
+    (it alone needed that look-up), charged to its budget, never to Cognito's health."""
+
+    code = "verification_failed"
 
 
 class NotTheMessagesFault(UnlinkError):

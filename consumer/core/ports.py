@@ -58,11 +58,15 @@ class History:
     (epoch seconds) the first attempt went out that may have reached Cognito without a definite
     answer: a 5xx, a timeout or dropped connection after sending, a worker that died holding
     the lock. None when every earlier answer was definite (a throttle, a refused connection).
+    ``first_seen`` is when (epoch seconds) this life of the command was first claimed: its age
+    is the record's, so no attribute a producer writes can age it or keep it young, and a dead
+    letter (which keeps none) leaves whatever brings the command back a new life.
     """
 
     failures: int = 0
     throttles: int = 0
     uncertain_since: float | None = None
+    first_seen: float | None = None
 
 
 NO_HISTORY = History()

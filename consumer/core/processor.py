@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -21,7 +21,7 @@ from consumer.core.clock import Clock, SystemClock
 from consumer.core.commands import Command, UnlinkIdentity
 from consumer.core.envelopes import decode
 from consumer.core.messages import Message
-from consumer.core.outcomes import Ack, Attempts, DeadLetter, Outcome, Retry
+from consumer.core.outcomes import Ack, Attempts, DeadLetter, Outcome, Release, Retry
 from consumer.core.policy import RetryPolicy
 from consumer.core.ports import (
     DEAD_LETTERED,
@@ -106,24 +106,18 @@ class Processor:
         structlog.contextvars.bind_contextvars(action=command.action_name())
         if command.command_id is not None:
             structlog.contextvars.bind_contextvars(command_id=command.command_id)
-        age = self._age(message)
         if self._gate is not None and not self._gate.admits():
-            # A dependency is down for everyone: back to the queue, uncharged, untried.
+            # A dependency is down for everyone: back to the queue, uncharged, untried, and
+            # never aged out on the way (its age is the claim record's, not read while paused).
             error = self._gate.last_error() or "dependency_down"
-            return Result(self._policy.paused(error, attempts, age_seconds=age), command)
+            return Result(self._policy.paused(error, attempts), command)
         key = command.idempotency_key()
         try:
             outcome = await self._run(key, command, message, carried, on_started)
         except errors.UnlinkError as exc:
-            return Result(self._decide(key, exc, attempts, age), command)
+            # Before the record was read (the claim failed): deferred, never aged out here.
+            return Result(self._decide(key, exc, attempts, 0.0), command)
         return Result(outcome, command)
-
-    def _age(self, message: Message) -> float:
-        """Seconds since the command was first seen (0 when that cannot be read)."""
-        seen = attributes.parse_time(attributes.first_seen(message))
-        if seen is None or seen.timestamp() <= 0:  # the epoch: a message without a sent time
-            return 0.0
-        return max(0.0, self._clock.time() - seen.timestamp())
 
     def _decide(
         self, key: str, error: errors.UnlinkError, attempts: Attempts, age: float
@@ -160,8 +154,15 @@ class Processor:
             async with self._renewed(key):
                 ack = await self._attempt(command, history, send)
         except errors.UnlinkError as exc:
-            outcome = self._decide(key, exc, attempts, self._age(message))
-            await self._release(key, _after(history, exc, outcome, send.at), outcome)
+            if not await self._still_ours(key):
+                # Another worker took the claim over (this one froze past its lock): the
+                # record's holder decides; the message goes back and its next receive finds
+                # the record's outcome. Nothing is charged, released or dead-lettered here.
+                log.warning("claim_lost", error=exc.code)
+                return Release(0)
+            age = self._clock.time() - (history.first_seen or self._clock.time())
+            outcome = self._decide(key, exc, attempts, age)
+            await self._release(key, _after(history, exc, outcome, send), outcome)
             return outcome
         except BaseException:
             # Cancelled (a shutdown's grace ran out): a call that went out may have applied.
@@ -174,13 +175,24 @@ class Processor:
         return ack
 
     def _evidence(self, claim: Claim, message: Message) -> History:
-        """The record's history; with none at all (an in-memory store that restarted) a copy SQS
-        handed out before may have died in the middle of its call. On FIFO queues every retry
-        is such a redelivery, so there only the record speaks."""
+        """The record's history, with this life's first claim; with no history at all (an
+        in-memory store that restarted) a copy SQS handed out before may have died in the
+        middle of its call. On FIFO queues every retry is such a redelivery, so there only the
+        record speaks."""
         history = claim.history
-        if history == NO_HISTORY and not self._fifo and message.receive_count > 1:
-            return History(uncertain_since=message.sent_timestamp_ms / 1000)
+        if history.first_seen is None:
+            history = replace(history, first_seen=self._clock.time())
+        if claim.history == NO_HISTORY and not self._fifo and message.receive_count > 1:
+            return replace(history, uncertain_since=message.sent_timestamp_ms / 1000)
         return history
+
+    async def _still_ours(self, key: str) -> bool:
+        """Whether this worker still holds the claim (a renewal says so); a store that cannot
+        answer is taken at its word of before: the lock was ours when the call went out."""
+        try:
+            return await self._store.renew(key, self._lock_seconds)
+        except errors.UnlinkError:
+            return True
 
     @contextlib.asynccontextmanager
     async def _renewed(self, key: str) -> AsyncIterator[None]:
@@ -215,6 +227,7 @@ class Processor:
             since = history.uncertain_since
             if since is None and exc.answer_lost:
                 since = send.at  # this very call's first attempt lost its answer
+                send.answer_lost = True  # kept in the record should the look-up fail
             if ambiguous and since is not None and await self._verified(command, since):
                 return Ack("already_applied")
             raise
@@ -226,8 +239,9 @@ class Processor:
         except errors.Throttled:
             raise  # a throttle, with its own budget: the look-up runs again with the retry
         except errors.UnlinkError as exc:
-            # Could not look: do not dead-letter on a guess; try the whole command again later.
-            raise errors.InternalError(f"verification failed: {exc.code}") from exc
+            # Could not look: do not dead-letter on a guess; try the whole command again later,
+            # on its own budget (the look-up was this command's alone).
+            raise errors.LookupFailed(f"verification failed: {exc.code}") from exc
 
     async def _complete(self, key: str, ack: Ack) -> None:
         """Records the effect; a store failure here never changes the outcome.
@@ -252,11 +266,13 @@ class Processor:
 
 @dataclass(slots=True)
 class _Send:
-    """Notes when the call went out (the limiter let it go) and passes the news on."""
+    """Notes when the call went out (the limiter let it go) and passes the news on; and
+    whether an answer of this call was lost (an earlier HTTP try of it went out)."""
 
     clock: Clock
     then: Callable[[], None] | None
     at: float | None = None
+    answer_lost: bool = False
 
     def __call__(self) -> None:
         self.at = self.clock.time()
@@ -265,24 +281,25 @@ class _Send:
 
 
 def _with(history: History, since: float | None) -> History:
-    return History(history.failures, history.throttles, since)
+    return replace(history, uncertain_since=since)
 
 
-def _after(
-    history: History, error: errors.UnlinkError, outcome: Outcome, sent_at: float | None
-) -> History:
+def _after(history: History, error: errors.UnlinkError, outcome: Outcome, send: _Send) -> History:
     """What the next attempt finds: the counts spent, and the evidence kept or gained.
 
     A 5xx, a timeout or a dropped connection after the request went out may have applied it;
-    a throttle, a refusal or a connection that never opened did nothing. A dead letter leaves a
-    fresh budget to whatever brings the command back, and keeps the evidence.
+    a throttle, a refusal or a connection that never opened did nothing. An answer lost on the
+    way (botocore tried again) is evidence too, even when the look-up that would have proved
+    it failed. A dead letter leaves a fresh budget and a new life to whatever brings the
+    command back, and keeps the evidence.
     """
     since = history.uncertain_since
     lost = isinstance(error, errors.Transient) and not isinstance(error, errors.NotSent)
-    if since is None and sent_at is not None and (lost or error.answer_lost):
-        since = sent_at
+    if since is None and send.at is not None and (lost or error.answer_lost or send.answer_lost):
+        since = send.at
     if isinstance(outcome, Retry):
-        return History(outcome.attempts.failures, outcome.attempts.throttles, since)
+        counts = outcome.attempts
+        return History(counts.failures, counts.throttles, since, history.first_seen)
     if isinstance(outcome, DeadLetter):
         return History(uncertain_since=since)
     return _with(history, since)

@@ -85,20 +85,24 @@ class VisibilityKeeper:
         now = self._clock.monotonic()
         due = [k for k in self._kept.values() if k.visible_until - now < self._visibility / 2]
         for kept in due:
-            kept.visible_until = now + self._visibility
             kept.extending = asyncio.ensure_future(
                 self._queue.change_visibility(kept.message, self._visibility)
             )
         results = await asyncio.gather(
             *(k.extending for k in due if k.extending is not None), return_exceptions=True
         )
-        failed = [r for r in results if isinstance(r, BaseException)]
+        failed = 0
+        for kept, result in zip(due, results, strict=True):
+            if isinstance(result, BaseException):
+                failed += 1  # still due: the deadline it had is the one SQS keeps
+            else:
+                kept.visible_until = now + self._visibility
         if failed:
-            log.warning("visibility_extension_failed", count=len(failed))
+            log.warning("visibility_extension_failed", count=failed)
         if self._renew is not None:
             renewed = await asyncio.gather(
                 *(self._renew(k.message) for k in due), return_exceptions=True
             )
-            failed = [r for r in renewed if isinstance(r, BaseException)]
-            if failed:
-                log.warning("renewal_failed", count=len(failed))
+            lost = sum(1 for r in renewed if isinstance(r, BaseException))
+            if lost:
+                log.warning("renewal_failed", count=lost)

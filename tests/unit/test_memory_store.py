@@ -38,7 +38,7 @@ async def test_a_stale_lock_is_taken_over() -> None:
     assert await store.claim("k", 60) == Claim(
         ClaimState.CLAIMED,
         took_over_stale_lock=True,
-        history=History(uncertain_since=clock.now - 61),
+        history=History(uncertain_since=clock.now - 61, first_seen=clock.now - 61),
     )
 
 

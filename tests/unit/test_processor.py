@@ -182,3 +182,52 @@ async def test_tokens_rejected_on_first_sight_are_dead_lettered() -> None:
     result = await processor(executor).process(message(json.dumps(federated())))
     assert isinstance(result.outcome, DeadLetter)
     assert executor.checks == 0
+
+
+class LookupThrottledOnce(ScriptedExecutor):
+    """The first look-up is throttled; later ones see the state (applied)."""
+
+    async def is_applied(self, command: Command, since: float) -> bool:
+        self.checks += 1
+        if self.checks == 1:
+            raise errors.Throttled("look-up throttled")
+        return True
+
+
+async def test_a_lost_answer_stays_evidence_when_its_look_up_is_throttled() -> None:
+    """The unlink applied and its answer was lost (botocore tried again and met
+    ResourceNotFound); the look-up that would prove it was throttled. The record keeps the
+    evidence, so the next attempt proves it instead of dead-lettering an applied command."""
+    lost = errors.ResourceNotFound("gone")
+    lost.answer_lost = True
+    executor = LookupThrottledOnce([lost, errors.ResourceNotFound("gone")])
+    p = processor(executor)
+    assert isinstance((await p.process(message(BODY))).outcome, Retry)
+    result = await p.process(message(BODY))
+    assert result.outcome == Ack("already_applied")
+
+
+class LookupFails(ScriptedExecutor):
+    async def is_applied(self, command: Command, since: float) -> bool:
+        self.checks += 1
+        raise errors.InternalError("look-up failed")
+
+
+async def test_a_failed_look_up_is_charged_to_the_command_never_to_cognitos_health() -> None:
+    from consumer.core.breaker import BreakerConfig, HealthGate
+
+    clock = FakeClock()
+    gate = HealthGate(clock, BreakerConfig(failures=2))
+    # A 5xx (evidence of a lost answer), then ResourceNotFound whose proving look-up fails.
+    script: list[errors.UnlinkError] = [errors.InternalError("500")]
+    script += [errors.ResourceNotFound("gone") for _ in range(3)]
+    executor = LookupFails(script)
+    policy = RetryPolicy(max_attempts=3, backoff=Backoff(rng=random.Random(1)))
+    p = Processor(executor, MemoryStore(clock, 3600), policy, 60, gate=gate, clock=clock)
+    outcomes = []
+    for _ in range(3):
+        outcomes.append((await p.process(message(BODY))).outcome)
+    assert gate.admits()  # never paused for everyone by this command's look-ups
+    assert isinstance(outcomes[-1], DeadLetter)
+    assert outcomes[-1].reason == "retries_exhausted"
+    assert "verification_failed" in outcomes[-1].detail

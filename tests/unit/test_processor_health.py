@@ -115,10 +115,15 @@ async def test_a_bad_command_among_good_ones_spends_its_budget() -> None:
 
 
 async def test_a_command_past_its_max_age_is_dead_lettered_with_its_last_error() -> None:
-    executor = ScriptedExecutor([errors.WorkerFault("AccessDeniedException")])
-    p, _, clock = setup(executor)
+    executor = ScriptedExecutor([errors.WorkerFault("AccessDeniedException")] * 2)
+    clock = FakeClock()
+    p, _, clock = setup(executor, MemoryStore(clock, 3 * 3600))
+    # The age is the claim record's: a producer's first-seen attribute neither ages it...
     seen = format_time(dt.datetime.fromtimestamp(clock.now - 4000, tz=dt.UTC))
-    result = await p.process(message(body(1), {FIRST_SEEN: seen}))
+    first = await p.process(message(body(1), {FIRST_SEEN: seen}))
+    assert isinstance(first.outcome, Retry)
+    clock.now += 4000  # ...nor keeps it young: its first claim was 4000 s ago
+    result = await p.process(message(body(1), {FIRST_SEEN: format_time(dt.datetime.now(dt.UTC))}))
     assert isinstance(result.outcome, DeadLetter)
     assert result.outcome.reason == "max_age_exceeded"
     assert "AccessDeniedException" in result.outcome.detail

@@ -82,3 +82,13 @@ async def test_the_sqs_linger_setting_holds_a_batch_back_that_long() -> None:
     assert sqs.batches == []  # the default 0.02 s would have sent it by now
     await asyncio.wait_for(change, 3)
     assert [e["ReceiptHandle"] for e in sqs.batches[0]] == ["r-1"]
+
+
+def test_no_record_a_live_command_needs_expires_before_the_command() -> None:
+    from consumer.core.errors import ConfigurationError
+    from consumer.settings import Settings, load_settings
+
+    defaults = Settings(queue_url="https://sqs/q")
+    assert defaults.idempotency_ttl_seconds >= defaults.max_command_age_seconds
+    with pytest.raises(ConfigurationError, match=r"UNLINK_MAX_COMMAND_AGE_SECONDS: .*TTL"):
+        load_settings({"queue_url": "https://sqs/q", "idempotency_ttl_seconds": 86_400})
