@@ -13,9 +13,10 @@ idempotency store) reports here whether it was answered, and this gate decides t
   (the others all done, or none yet) is charged, and so dead-lettered on its own budget.
 * whether the worker runs at all: ``failures`` consecutive failures of one dependency, with no
   answer between, of at least two commands, open its breaker (one command failing again and
-  again alone, on a quiet worker, is its own trouble: charged, and so dead-lettered in time). The worker stops receiving, commands that
-  reach the gate go back uncharged, and after a capped backoff (``probe_min_seconds`` doubling to
-  ``probe_max_seconds``) one command goes through as a probe (half-open). Its answer closes the
+  again alone, on a quiet worker, is its own trouble: charged, and so dead-lettered in time).
+  The worker stops receiving, commands that reach the gate go back uncharged, and after a
+  capped backoff (``probe_min_seconds`` doubling to ``probe_max_seconds``) one command goes
+  through as a probe (half-open). Its answer closes the
   breaker; its failure reopens it for a longer wait.
 
 Why this design. MassTransit's kill switch trips on a failure *rate* over a window and restarts
