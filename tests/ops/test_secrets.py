@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tests.integration.conftest import Queues
 from tests.integration.processes import start_worker, stop_all, worker_env
+from tests.ops.conftest import cli, look
 
 if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
@@ -37,8 +38,12 @@ def leaked(token: str, text: str) -> list[str]:
     ]
 
 
+def _parse(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def _lines(log: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return _parse(log.read_text())
 
 
 async def _wait_for(log: Path, event: str, seconds: float) -> list[dict[str, Any]]:
@@ -84,3 +89,34 @@ async def test_a_failed_dead_letter_logs_its_traceback_without_the_body(
     events = [json.loads(line)["event"] for line in found]
     print(f"{len(text.splitlines())} lines; with a run of {RUN} of the token: {events}")
     assert found == []
+
+
+async def test_a_token_swapped_with_its_provider_name_never_reaches_the_dlq_attributes_or_a_log(
+    sqs: SQSClient, queues: Queues, aws_env: dict[str, str]
+) -> None:
+    token = a_token()
+    swapped = {
+        "action": "UnlinkIdentity",
+        "IdentityId": "us-east-1:0f2c6b3e-8d4a-4a7e-9a51-3c1f9e2b7d10",
+        "Logins": {token: "accounts.google.com"},  # the token where its provider belongs
+        "LoginsToRemove": ["accounts.google.com"],
+    }
+    await sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(swapped))
+
+    result = await cli(
+        "run", "--until-idle", env=worker_env(aws_env, queues.url, log_level="debug")
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    [dead] = await look(sqs, queues.dlq_url)
+    attributes = dead["attributes"]
+    print("unlink-detail:", attributes["unlink-detail"])
+    assert attributes["unlink-reason"] == "malformed"
+    assert "UnlinkIdentity.Logins" in attributes["unlink-detail"]  # still names the field
+    print("DLQ attributes sharing a run:", bool(leaked(token, json.dumps(attributes))))
+    assert leaked(token, json.dumps(attributes)) == []
+    found = leaked(token, result.stdout + result.stderr)
+    print(f"log lines with a run of {RUN} of the token: {[line[:100] for line in found]}")
+    assert found == []
+    [command] = [line for line in _parse(result.stderr) if line["event"] == "command"]
+    assert "UnlinkIdentity.Logins" in command["detail"]
