@@ -46,8 +46,9 @@ _BY_CODE: dict[str, type[errors.UnlinkError]] = {
     "InvalidSignatureException": errors.WorkerFault,
     "SignatureDoesNotMatch": errors.WorkerFault,
     "MissingAuthenticationTokenException": errors.WorkerFault,
-    "AccessDeniedException": errors.WorkerFault,
     "RequestExpired": errors.WorkerFault,
+    # Signed by valid credentials and refused by IAM: possibly for this command alone.
+    "AccessDeniedException": errors.AccessDenied,
 }
 
 _NETWORK = (

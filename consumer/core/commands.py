@@ -127,15 +127,30 @@ _COMMAND: TypeAdapter[Command] = TypeAdapter(Annotated[Command, Field(discrimina
 ACTIONS = ("UnlinkDeveloperIdentity", "UnlinkIdentity")
 
 
+def _where(loc: tuple[int | str, ...]) -> str:
+    """The field path of an error, stopping at `Logins`: pydantic puts a failing map entry's key
+    in the path, and a producer that swaps a provider name and its token makes the key the token.
+    What failed, the name or the token, follows the path instead."""
+    path = [str(p) for p in loc]
+    if "Logins" not in path:
+        return ".".join(path) or "body"
+    end = path.index("Logins") + 1
+    entry = path[end:]
+    where = ".".join(path[:end])
+    if not entry:
+        return where
+    return f"{where}: {'a provider name' if entry[-1] == '[key]' else 'a token'}"
+
+
 def _describe(error: ValidationError) -> str:
-    """Names each failing field and the rule it broke, never the value (tokens are secrets)."""
+    """Names each failing field and the rule it broke, never a value or a key of `Logins`
+    (tokens are secrets)."""
     parts = []
     for item in error.errors(include_url=False, include_input=False, include_context=False):
-        where = ".".join(str(p) for p in item["loc"]) or "body"
         if item["type"] == "union_tag_invalid" or item["type"] == "union_tag_not_found":
             parts.append(f"action: must be one of {', '.join(ACTIONS)}")
         else:
-            parts.append(f"{where}: {item['msg']}")
+            parts.append(f"{_where(item['loc'])}: {item['msg']}")
     return "; ".join(parts[:5]) + (f" (+{len(parts) - 5} more)" if len(parts) > 5 else "")
 
 

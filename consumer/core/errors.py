@@ -9,8 +9,8 @@ UnlinkError                    anything else unforeseen spends the failure budge
 │   └── InvalidParameter · ResourceNotFound · ResourceConflict · NotAuthorized
 ├── Throttled                  too fast, not a bad command: the throttle budget
 ├── Transient                  a later attempt may succeed: the failure budget
-│   └── InternalError · ExternalServiceError · NetworkFault (NotSent) · UnexpectedError
-│       · LookupFailed
+│   └── InternalError · ExternalServiceError · NetworkFault (NotSent) · AccessDenied
+│       · UnexpectedError · LookupFailed
 ├── NotTheMessagesFault        deferred, spending nothing
 │   └── WorkerFault · StoreUnavailable · InProgressElsewhere
 └── ConfigurationError         a bad setting, found at start-up (never from a message)
@@ -85,6 +85,15 @@ class NetworkFault(Transient):
 
 class NotSent(NetworkFault):
     """The connection was refused or timed out while connecting: the request never left."""
+
+
+class AccessDenied(Transient):
+    """IAM refused the call: the worker's policy does not cover this command's pool, or not yet
+    (an IAM change takes a while to reach every endpoint). Transient so the health gate decides:
+    charged while other commands get through, so a command outside the policy reaches the DLQ;
+    deferred when every command is denied (a role without the grant), which is the worker's."""
+
+    code = "AccessDeniedException"
 
 
 class UnexpectedError(Transient):

@@ -4,7 +4,8 @@ structlog's lines and the standard library's (botocore, aiobotocore, aiohttp, as
 go through the same processors (structlog's `ProcessorFormatter` on the root handler), so a JSON
 deployment never gets a plain-text line, and a botocore line logged while a command runs carries
 that command's `message_id` too. Every line has `timestamp`, `level`, `logger` and `service`;
-exceptions are structured fields in JSON; secrets are scrubbed last, whoever logged them.
+exceptions are structured fields in JSON (frames without their locals); secrets are scrubbed last,
+whoever logged them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from consumer.observe import scrub
 SERVICE = "cognito-unlink-consumer"
 # Chatty at INFO (an endpoint or credential source per client); their requests are DEBUG lines.
 SDK_LOGGERS = ("botocore", "aiobotocore")
+# Frames and lines, never the frames' local variables: a frame that routes a message holds its
+# body, and a local rendered cut short (structlog's default shows them) hides a provider token
+# from the scrubber, which matches whole values.
+_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+_PLAIN = structlog.dev.plain_traceback
 
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -53,10 +61,11 @@ def configure(
     if not use_console:  # a pipeline merges many services' lines; a person watches one
         shared.append(_add_service)
     rendering: list[structlog.typing.Processor] = (
-        [scrub.processor, structlog.dev.ConsoleRenderer()]
+        # Plain tracebacks: the default turns to rich's, with locals, wherever rich is installed.
+        [scrub.processor, structlog.dev.ConsoleRenderer(exception_formatter=_PLAIN)]
         if use_console
         else [
-            structlog.processors.dict_tracebacks,
+            _TRACEBACKS,
             scrub.processor,
             structlog.processors.JSONRenderer(),
         ]

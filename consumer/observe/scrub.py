@@ -5,7 +5,7 @@ parameters and body, and those carry `Logins` (provider tokens), `DeveloperUserI
 (personal data) and the session token header. The scrubber redacts the values of those keys
 wherever they appear: in structured fields, and in text written as JSON or as a Python repr
 (`"Logins": {"accounts.google.com": "..."}`, `'X-Amz-Security-Token': b'...'`). For `Logins` it
-keeps the provider names, which say what was being unlinked.
+keeps the provider names, which say what was being unlinked, unless a name is too long to be one.
 """
 
 from __future__ import annotations
@@ -42,20 +42,31 @@ _IN_TEXT = re.compile(
     + _STRING
     + r"""|\{[^{}]*\}|\[[^\[\]]*\])"""
 )
-_MAP_VALUE = re.compile(r"""(?P<sep>:\s*)""" + _STRING)
+# A map's entry: its key (kept when it can be a provider name), a colon, its value.
+_MAP_ENTRY = re.compile(
+    r"""(?P<kq>\\*["'])(?P<name>(?:\\.|(?!(?P=kq)).)*?)(?P=kq)(?P<sep>\s*:\s*)""" + _STRING
+)
+# The API's longest provider name: a longer `Logins` key is no provider name but, most likely,
+# a token its producer swapped with its provider name.
+MAX_PROVIDER_NAME: Final = 128
 _ANY_STRING = re.compile(_STRING)
 
 
 def _redact_value(match: re.Match[str]) -> str:
     value = match["value"]
     if value.startswith("{"):
-        redacted = _MAP_VALUE.sub(lambda m: f"{m['sep']}{m['q']}{REDACTED}{m['q']}", value)
+        redacted = _MAP_ENTRY.sub(_redact_entry, value)
     elif value.startswith("["):
         redacted = _ANY_STRING.sub(lambda m: f"{m['q']}{REDACTED}{m['q']}", value)
     else:
         quote = match["q"]
         redacted = f"{quote}{REDACTED}{quote}"
     return match["key"] + redacted
+
+
+def _redact_entry(match: re.Match[str]) -> str:
+    name = match["name"] if len(match["name"]) <= MAX_PROVIDER_NAME else REDACTED
+    return f"{match['kq']}{name}{match['kq']}{match['sep']}{match['q']}{REDACTED}{match['q']}"
 
 
 def scrub_text(text: str) -> str:
@@ -78,7 +89,9 @@ def _scrub_item(key: str, value: Any) -> Any:
     if key not in SECRET_KEYS:
         return scrub(value)
     if key == "Logins" and isinstance(value, Mapping):
-        return dict.fromkeys(value, REDACTED)
+        return {
+            (name if len(str(name)) <= MAX_PROVIDER_NAME else REDACTED): REDACTED for name in value
+        }
     return REDACTED
 
 

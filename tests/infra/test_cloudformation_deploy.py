@@ -161,19 +161,14 @@ def test_worker_policy_grants_exactly_the_worker_actions(
             "sqs:ChangeMessageVisibility",
             "sqs:SendMessage",
             "sqs:GetQueueAttributes",
-            "sqs:GetQueueUrl",
         },
-        dlq_arn: {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
-        table_arn: {
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-        },
+        dlq_arn: {"sqs:SendMessage", "sqs:GetQueueUrl"},
+        table_arn: {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         IDENTITY_POOL_ARN: {
             "cognito-identity:UnlinkDeveloperIdentity",
             "cognito-identity:UnlinkIdentity",
             "cognito-identity:DescribeIdentity",
+            "cognito-identity:DescribeIdentityPool",
             "cognito-identity:LookupDeveloperIdentity",
         },
     }

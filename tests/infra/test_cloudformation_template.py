@@ -97,6 +97,7 @@ def test_table(resources: dict[str, dict[str, Any]]) -> None:
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
 def test_worker_policy_has_no_wildcards(resources: dict[str, dict[str, Any]]) -> None:

@@ -94,7 +94,14 @@ def test_kustomization_lists_every_manifest() -> None:
     assert sorted(kustomization["resources"]) == sorted(on_disk)
 
 
-KINDS = ["Namespace", "ServiceAccount", "ConfigMap", "Deployment", *CUSTOM_RESOURCES]
+KINDS = [
+    "Namespace",
+    "ServiceAccount",
+    "ConfigMap",
+    "Deployment",
+    "NetworkPolicy",
+    *CUSTOM_RESOURCES,
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -181,6 +188,21 @@ def test_deployment_runs_the_worker_safely(manifests: dict[str, dict[str, Any]])
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert {"requests", "limits"} <= container["resources"].keys()
+    assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
+    assert pod["automountServiceAccountToken"] is False  # IRSA's token is a volume of its own
+
+
+def test_the_network_policy_lets_in_only_the_metrics_port(
+    manifests: dict[str, dict[str, Any]],
+) -> None:
+    policy = manifests["NetworkPolicy"]["spec"]
+    pod = manifests["Deployment"]["spec"]["template"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    (port,) = pod["spec"]["containers"][0]["ports"]
+    assert policy["ingress"] == [{"ports": [{"port": port["name"], "protocol": "TCP"}]}]
+    egress = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
+    assert egress == {(53, "UDP"), (53, "TCP"), (443, "TCP")}
 
 
 def test_service_account_is_annotated_for_irsa(manifests: dict[str, dict[str, Any]]) -> None:

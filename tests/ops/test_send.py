@@ -332,6 +332,10 @@ def test_a_filled_in_skeleton_is_a_valid_command(
         (["--identity-id", "us-east-1:" + "0" * 60], "--identity-id (IdentityId): String should"),
         (["--logins", "{oops"], "--logins: not JSON"),
         (["--logins", "no-equals-sign"], "--logins: expected JSON or provider=token"),
+        (
+            ["--logins", "eyJ" + "t" * 200 + "=accounts.google.com"],  # token and name swapped
+            "--logins (Logins): a provider name: String should have at most 128 characters",
+        ),
         (["--cli-input-json", "[1, 2]"], "--cli-input-json: expected a JSON object"),
         (["--cli-input-json", "{"], "--cli-input-json: not JSON"),
         (["--cli-input-json", "file:///no/such/file.json"], "--cli-input-json: cannot read"),

@@ -98,6 +98,23 @@ def test_tokens_never_appear_in_a_rejection() -> None:
     assert "Logins" in caught.value.detail
 
 
+@pytest.mark.parametrize(
+    ("logins", "what"),
+    [
+        ({SECRET * 20: "accounts.google.com"}, "a provider name"),  # over 128: a swapped token
+        ({SECRET: ""}, "a token"),
+        ({SECRET: 42}, "a token"),
+    ],
+)
+def test_a_rejected_logins_entry_is_named_by_its_field_never_its_key(
+    logins: dict[str, Any], what: str
+) -> None:
+    with pytest.raises(MalformedCommand) as caught:
+        decode(json.dumps(federated(Logins=logins)))
+    assert SECRET not in caught.value.detail
+    assert caught.value.detail.startswith(f"UnlinkIdentity.Logins: {what}: ")
+
+
 @pytest.mark.parametrize("text", ["", "not json", "[1, 2]", "null", "42", '"a string"', "{"])
 def test_bodies_that_are_not_objects_are_malformed(text: str) -> None:
     with pytest.raises(MalformedCommand):

@@ -110,3 +110,11 @@ def test_unexpected_and_internal_errors_spend_the_failure_budget(error: errors.U
     assert isinstance(outcome, Retry)
     assert outcome.attempts == Attempts(failures=3, throttles=5)
     assert outcome.error == error.code
+
+
+def test_a_denial_is_the_commands_until_the_gate_says_otherwise_bad_credentials_never() -> None:
+    denied = translate(client_error("AccessDeniedException", 400))
+    assert isinstance(denied, errors.AccessDenied)
+    assert isinstance(denied, errors.Transient)  # charged while Cognito otherwise answers
+    for code in ("UnrecognizedClientException", "ExpiredTokenException"):
+        assert isinstance(translate(client_error(code, 400)), errors.WorkerFault)

@@ -54,3 +54,12 @@ def test_structured_values() -> None:
         "nested": [{"Token": "***"}, "'DeveloperUserIdentifier': '***'"],
         "IdentityId": "kept",
     }
+
+
+def test_a_logins_key_too_long_for_a_provider_name_is_redacted_too() -> None:
+    token = "eyJ" + "t" * 200  # swapped with its provider name by the producer
+    text = r'"Body": "{\"Logins\": {\"' + token + r'\": \"accounts.google.com\"}}"'
+    assert token[:20] not in scrub_text(text)
+    assert scrub({"Logins": {token: "accounts.google.com", "a.com": "t"}}) == {
+        "Logins": {"***": "***", "a.com": "***"}
+    }
