@@ -66,8 +66,8 @@ def dependency_of(error: errors.UnlinkError) -> str | None:
     """The dependency a failure points at; None when the failure is the command's own."""
     if isinstance(error, errors.StoreUnavailable):
         return STORE
-    if isinstance(error, errors.WorkerFault):
-        return CREDENTIALS
+    if isinstance(error, errors.WorkerFault | errors.AccessDenied):
+        return CREDENTIALS  # what the worker's role may do
     if isinstance(error, errors.UnexpectedError | errors.LookupFailed):
         # A bug in our own code, or a look-up only this command needed: charged, so it cannot
         # loop for ever, and never a pause for everyone (other commands still go through).

@@ -162,7 +162,7 @@ def test_worker_policy_grants_exactly_the_worker_actions(
             "sqs:SendMessage",
             "sqs:GetQueueAttributes",
         },
-        dlq_arn: {"sqs:SendMessage", "sqs:GetQueueUrl"},
+        dlq_arn: {"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},
         table_arn: {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         IDENTITY_POOL_ARN: {
             "cognito-identity:UnlinkDeveloperIdentity",
