@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 # `uv sync` into this virtualenv, whatever UV_PROJECT_ENVIRONMENT a shell may have set.
 UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
 
-.PHONY: install run test lint typecheck pytest bench local clean lock
+.PHONY: install run test lint typecheck pytest docs docs-config bench local clean lock
 
 # Exactly the lock (--frozen: never re-resolved here): the project, every extra, the dev group.
 $(STAMP): uv.lock pyproject.toml
@@ -23,18 +23,27 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m consumer.local.demo
 
-## Lint, strict typing, then the test suite (what CI runs).
-test: lint typecheck pytest
+## Lint, strict typing, the test suite, then the docs site (what CI runs).
+test: lint typecheck pytest docs
 
 lint: $(STAMP)
-	$(BIN)/ruff check consumer tests bench
-	$(BIN)/ruff format --check consumer tests bench
+	$(BIN)/ruff check consumer tests bench scripts
+	$(BIN)/ruff format --check consumer tests bench scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy consumer tests bench
+	$(BIN)/mypy consumer tests bench scripts
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+## The docs site into site/; --strict: a broken link, a missing page or a warning fails the build.
+# (NO_MKDOCS_2_WARNING: Material's banner about its successor, printed on every build.)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+## Regenerate docs/configuration.md from the settings model (then commit it).
+docs-config: $(STAMP)
+	$(BIN)/python -m scripts.config_reference
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
@@ -47,4 +56,4 @@ lock: $(STAMP)
 	$(UV) lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site
