@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 # `uv sync` into this virtualenv, whatever UV_PROJECT_ENVIRONMENT a shell may have set.
 UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv
 
-.PHONY: install run test lint typecheck pytest docs docs-config bench local clean lock
+.PHONY: install promtool run test lint typecheck pytest docs docs-config bench local clean lock
 
 # Exactly the lock (--frozen: never re-resolved here): the project, every extra, the dev group.
 $(STAMP): uv.lock pyproject.toml
@@ -18,6 +18,18 @@ $(STAMP): uv.lock pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## promtool (Debian's `prometheus` package) for the alert rules' tests: installed with apt-get when
+## absent and running as root (CI, containers); elsewhere the step stops and says how.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus; \
+	  else \
+	    echo "promtool is needed by tests/infra/test_prometheus.py: apt-get install prometheus" \
+	      "(Debian/Ubuntu), brew install prometheus (macOS), or a release from prometheus.io" >&2; \
+	    exit 1; \
+	  fi; }
 
 ## The main job: local stack, queues, seeded identities, a mix of commands, the worker until idle, a summary.
 run: $(STAMP)
@@ -33,7 +45,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy consumer tests bench scripts
 
-pytest: $(STAMP)
+pytest: $(STAMP) promtool
 	$(BIN)/pytest
 
 ## The docs site into site/; --strict: a broken link, a missing page or a warning fails the build.
