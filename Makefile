@@ -51,7 +51,7 @@ pytest: $(STAMP) promtool
 ## The docs site into site/; --strict: a broken link, a missing page or a warning fails the build.
 # (NO_MKDOCS_2_WARNING: Material's banner about its successor, printed on every build.)
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ## Regenerate docs/configuration.md from the settings model (then commit it).
 docs-config: $(STAMP)
