@@ -14,7 +14,8 @@ CHECKOV_VERSION := 3.3.30
 TOOLS := $(VENV)/tools
 CHECKOV_STAMP := $(TOOLS)/.checkov-$(CHECKOV_VERSION)
 
-.PHONY: install run test lint typecheck checkov pytest bench local clean lock
+.PHONY: install promtool run test lint typecheck checkov pytest docs docs-config bench local \
+	clean lock
 
 # Exactly the lock (--frozen: never re-resolved here): the project, every extra, the dev group.
 $(STAMP): uv.lock pyproject.toml
@@ -25,19 +26,31 @@ $(STAMP): uv.lock pyproject.toml
 
 install: $(STAMP)
 
+## promtool (Debian's `prometheus` package) for the alert rules' tests: installed with apt-get when
+## absent and running as root (CI, containers); elsewhere the step stops and says how.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus; \
+	  else \
+	    echo "promtool is needed by tests/infra/test_prometheus.py: apt-get install prometheus" \
+	      "(Debian/Ubuntu), brew install prometheus (macOS), or a release from prometheus.io" >&2; \
+	    exit 1; \
+	  fi; }
+
 ## The main job: local stack, queues, seeded identities, a mix of commands, the worker until idle, a summary.
 run: $(STAMP)
 	$(BIN)/python -m consumer.local.demo
 
-## Lint, strict typing, the IaC scan, then the test suite (what CI runs).
-test: lint typecheck checkov pytest
+## Lint, strict typing, the IaC scan, the test suite, then the docs site (what CI runs).
+test: lint typecheck checkov pytest docs
 
 lint: $(STAMP)
-	$(BIN)/ruff check consumer tests bench
-	$(BIN)/ruff format --check consumer tests bench
+	$(BIN)/ruff check consumer tests bench scripts
+	$(BIN)/ruff format --check consumer tests bench scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy consumer tests bench
+	$(BIN)/mypy consumer tests bench scripts
 
 $(CHECKOV_STAMP): $(STAMP)
 	UV_TOOL_DIR=$(TOOLS) UV_TOOL_BIN_DIR=$(TOOLS)/bin $(BIN)/uv tool install -q --force \
@@ -49,8 +62,17 @@ $(CHECKOV_STAMP): $(STAMP)
 checkov: $(CHECKOV_STAMP)
 	$(TOOLS)/bin/checkov --directory infra --compact --quiet --skip-download
 
-pytest: $(STAMP)
+pytest: $(STAMP) promtool
 	$(BIN)/pytest
+
+## The docs site into site/; --strict: a broken link, a missing page or a warning fails the build.
+# (NO_MKDOCS_2_WARNING: Material's banner about its successor, printed on every build.)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## Regenerate docs/configuration.md from the settings model (then commit it).
+docs-config: $(STAMP)
+	$(BIN)/python -m scripts.config_reference
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
@@ -63,4 +85,4 @@ lock: $(STAMP)
 	$(UV) lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

@@ -35,7 +35,7 @@ from consumer.core.router import Router
 from consumer.core.tracecontext import NO_TRACER, CommandTracer
 from consumer.core.worker import Worker, WorkerConfig, WorkerStats
 from consumer.observe.metrics import Health, PrometheusObserver, make_app, serve
-from consumer.settings import Settings
+from consumer.settings import Settings, unknown_variables
 
 log = structlog.get_logger("consumer.app")
 
@@ -307,6 +307,9 @@ async def run(settings: Settings, *, until_idle: bool = False) -> WorkerStats:
                 detail="UNLINK_PSEUDONYM_KEY is not set: user pseudonyms in the logs use a "
                 "random key and correlate within this process only",
             )
+        if unknown := unknown_variables():
+            # A misspelled variable would otherwise leave its setting at the default unseen.
+            log.warning("unknown_settings", variables=unknown)
         fleet = build_fleet(settings, clients, limiter, SystemClock())
         try:
             async with contextlib.AsyncExitStack() as background:

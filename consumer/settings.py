@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import (
@@ -20,13 +23,14 @@ from consumer.core.policy import SQS_MAX_DELAY_SECONDS
 
 # The limiter's own defaults, so the settings below cannot drift from them.
 _AIMD = AimdConfig()
+ENV_PREFIX = "UNLINK_"
 
 
 class Settings(BaseSettings):
     """Everything the worker needs; nothing else in the package reads `os.environ`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="UNLINK_", frozen=True, extra="ignore", populate_by_name=True
+        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", populate_by_name=True
     )
 
     queue_url: str = Field(min_length=1, description="The command queue.")
@@ -215,6 +219,41 @@ class Settings(BaseSettings):
     @property
     def is_fifo(self) -> bool:
         return self.queue_url.endswith(".fifo")
+
+
+def known_variables() -> list[str]:
+    """The `UNLINK_*` variables the model reads, in its order."""
+    names: list[str] = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names += [c for c in alias.choices if isinstance(c, str) and c.startswith(ENV_PREFIX)]
+        else:
+            names.append(f"{ENV_PREFIX}{name.upper()}")
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """Each `UNLINK_*` variable the model does not read, with the closest name it does (or None).
+
+    A misspelled setting is otherwise silently ignored (the model takes its default). Names are
+    compared without the prefix, which every candidate shares, and in any case, as they are read;
+    a name that stops short of known ones (`UNLINK_IDEMPOTENCY_TTL`, its unit left out) is
+    matched among those.
+    """
+    known = {name[len(ENV_PREFIX) :]: name for name in known_variables()}
+    unknown: dict[str, str | None] = {}
+    for variable in sorted(os.environ if environ is None else environ):
+        upper = variable.upper()
+        suffix = upper[len(ENV_PREFIX) :]
+        if not upper.startswith(ENV_PREFIX) or suffix in known:
+            continue
+        longer = [name for name in known if name.startswith(f"{suffix}_")]
+        close = difflib.get_close_matches(
+            suffix, longer or known, n=1, cutoff=0.0 if longer else 0.6
+        )
+        unknown[variable] = known[close[0]] if close else None
+    return unknown
 
 
 def settings_error(exc: ValidationError) -> str:

@@ -25,6 +25,8 @@ log = structlog.get_logger("consumer.core.worker")
 @dataclass(slots=True)
 class WorkerStats:
     outcomes: Counter[str] = field(default_factory=Counter)
+    # Re-enqueued (or, on FIFO, hidden) messages by the error that sent them back.
+    retries: Counter[str] = field(default_factory=Counter)
     received: int = 0
     receive_calls: int = 0
 
@@ -78,6 +80,7 @@ class Reporter:
             attempt = outcome.attempts.total + 1
         elif isinstance(outcome, Retry):
             error = outcome.error
+            self.stats.retries[error] += 1
             fields["delay_s"] = outcome.delay_seconds
             attempt = outcome.attempts.total
         else:

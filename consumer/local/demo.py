@@ -2,7 +2,10 @@
 
 Starts the stack, creates the queue and its DLQ (with a redrive policy), seeds identities, enqueues
 a mix of commands that reaches every outcome, runs the worker until the queue drains, and prints
-what happened to each command next to what the local Cognito Identity actually applied.
+what happened to each command next to what the local Cognito Identity actually applied. The stack
+enforces a small Cognito quota, so the worker meets throttles and re-enqueues those commands on
+their own budget; one unlink's answer is lost after it applied, and is verified from Cognito's
+state.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ if TYPE_CHECKING:
 
 UNKNOWN_IDENTITY = "us-east-1:00000000-0000-4000-8000-000000000000"
 GOOGLE = "accounts.google.com"
+# Unlinks/s the local Cognito Identity lets through (burst: one second of it): below what a cold
+# worker sends once its rate has doubled twice, so its first calls meet throttles.
+DEMO_QUOTA_RPS = 5.0
 
 
 async def _queues(sqs: SQSClient) -> tuple[str, str]:
@@ -95,6 +101,10 @@ async def _commands(
     rejected = await developer()
     stack.faults.fail_identities[rejected["IdentityId"]] = "InvalidParameterException"
     mix += [("InvalidParameterException", rejected)]
+    # Applied, but answered with a 5xx: the retry meets ResourceNotFound, proven from Cognito.
+    lost = await developer()
+    stack.faults.fail_after_apply[lost["IdentityId"]] = "InternalErrorException"
+    mix += [("already_applied", lost)]
     mix += [
         ("malformed", "this is not JSON"),
         ("malformed", {"action": "DeleteEverything"}),
@@ -102,7 +112,7 @@ async def _commands(
         ("malformed", {**(await federated()), "Logins": {f"p{i}": "t" for i in range(11)}}),
     ]
     random.Random(7).shuffle(mix)
-    return mix, len(valid)
+    return mix, len(valid) + 1
 
 
 async def _send(sqs: SQSClient, url: str, bodies: list[Any]) -> None:
@@ -154,12 +164,15 @@ async def main() -> int:
             print(f"enqueued {len(mix)} commands on {queue_url}", file=sys.stderr)
             # Some transient trouble on the way: these are retried and then applied.
             stack.faults.internal_error_rate = 0.1
+            stack.faults.quota_rps = DEMO_QUOTA_RPS
             settings = Settings(
                 queue_url=queue_url,
                 wait_time_seconds=1,
                 backoff_base_seconds=1,
                 backoff_max_seconds=2,
                 max_attempts=4,
+                # No retry inside botocore: each throttle the stack answers is one re-enqueue.
+                cognito_max_attempts=1,
                 concurrency=16,
                 log_format="json",
                 log_level="warning",
@@ -167,17 +180,29 @@ async def main() -> int:
             stats = await run(settings, until_idle=True)
             reasons = await _dlq_reasons(sqs, dlq_url)
         applied = stack.ledger.applied_count()
+        throttled = stack.ledger.throttled()
     expected = Counter(kind for kind, _ in mix)
     rows: list[tuple[str, int | None, int]] = [
         ("applied", expected["applied"], stats.outcomes["applied"]),
         ("duplicate (absorbed)", expected["duplicate"], stats.outcomes["duplicate"]),
+        (
+            "already_applied (verified)",
+            expected["already_applied"],
+            stats.outcomes["already_applied"],
+        ),
     ]
-    for reason in sorted(set(expected) - {"applied", "duplicate"}):
+    for reason in sorted(set(expected) - {"applied", "duplicate", "already_applied"}):
         rows.append((f"DLQ: {reason}", expected[reason], reasons[reason]))
-    rows.append(("retries (injected faults)", None, stats.outcomes["retried"]))
+    # Every throttle the stack answered is a command re-enqueued on its throttle budget.
+    rows.append(("re-enqueued: throttled", throttled, stats.retries["TooManyRequestsException"]))
+    others = stats.outcomes["retried"] - stats.retries["TooManyRequestsException"]
+    rows.append(("re-enqueued: other errors", None, others))
     rows.append(("unlinks applied by Cognito", valid, applied))
     print(_table(rows))
     ok = all(want is None or want == got for _, want, got in rows)
+    if not throttled:
+        ok = False
+        print("\nno call met the quota, so no throttle was shown", file=sys.stderr)
     print("\nevery command ended where it should" if ok else "\nMISMATCH: see the table above")
     return 0 if ok else 1
 

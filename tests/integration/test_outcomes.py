@@ -221,6 +221,8 @@ async def test_throttling_under_a_quota_is_retried_on_its_own_budget_and_all_app
     # One failure allowed, yet nothing exhausts: throttles spend their own budget.
     assert stack.ledger.throttled() > throttled_before
     assert stats.outcomes["retried"] >= 1
+    assert stats.retries["TooManyRequestsException"] >= 1  # the retries, by the error behind them
+    assert sum(stats.retries.values()) == stats.outcomes["retried"]
     assert stats.outcomes["applied"] == 12
     assert stack.ledger.applied_count() - before == 12
     assert await drain(sqs, queues.dlq_url) == []

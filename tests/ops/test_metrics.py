@@ -190,7 +190,7 @@ async def test_throttles_count_each_throttled_request_of_an_instrumented_client(
     assert histogram == 2  # two API calls, each timed once however many attempts it took
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+METRICS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
 
 
 def exposed(registry: CollectorRegistry) -> dict[str, str]:
@@ -232,8 +232,8 @@ def test_names_follow_prometheus_conventions() -> None:
     assert "_created" not in text
 
 
-def test_the_readme_table_lists_exactly_the_workers_metrics() -> None:
-    rows = re.findall(r"^\| `(unlink_\w+)` \| (\w+) \|", README.read_text(), re.MULTILINE)
+def test_the_docs_table_lists_exactly_the_workers_metrics() -> None:
+    rows = re.findall(r"^\| `(unlink_\w+)` \| (\w+) \|", METRICS_PAGE.read_text(), re.MULTILINE)
     ours = exposed(metrics.PrometheusObserver().registry)
 
     assert dict(rows) == {n: t for n, t in ours.items() if n.startswith("unlink_")}

@@ -53,3 +53,27 @@ async def test_start_line_lists_effective_settings_without_secrets(
     assert logs[1]["event"] == "pseudonym_key_missing"
     assert logs[1]["log_level"] == "warning"
     assert logs[-1]["event"] == "worker_stopped"
+
+
+async def test_an_unknown_unlink_variable_is_named_in_one_warning_at_start_up(
+    queues: Queues, monkeypatch: pytest.MonkeyPatch, aws_env: dict[str, str]
+) -> None:
+    monkeypatch.setenv("UNLINK_QUEUE_URL", queues.url)
+    monkeypatch.setenv("UNLINK_WAIT_TIME_SECONDS", "0")
+    monkeypatch.setenv("UNLINK_CONCURENCY", "64")  # the typo a deployment makes
+    monkeypatch.setenv("UNLINK_IDEMPOTENCY_TTL", "3600")
+    settings = Settings()
+    monkeypatch.setattr(app, "log", structlog.get_logger("consumer.app"))
+    monkeypatch.setattr(app, "install_signal_handlers", lambda worker: None)
+
+    with capture_logs() as logs:
+        await app.run(settings, until_idle=True)
+
+    assert settings.concurrency == 32  # the misspelled value did nothing
+    warnings = [line for line in logs if line["event"] == "unknown_settings"]
+    assert len(warnings) == 1
+    assert warnings[0]["log_level"] == "warning"
+    assert warnings[0]["variables"] == {
+        "UNLINK_CONCURENCY": "UNLINK_CONCURRENCY",
+        "UNLINK_IDEMPOTENCY_TTL": "UNLINK_IDEMPOTENCY_TTL_SECONDS",
+    }

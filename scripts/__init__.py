@@ -1,0 +1,1 @@
+"""Maintenance scripts of the repository (not in the wheel): `python -m scripts.<name>`."""
