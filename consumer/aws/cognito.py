@@ -6,9 +6,9 @@ This is the only module that looks at botocore error codes for Cognito calls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
 from botocore.retries.standard import RetryContext, TransientRetryableChecker
@@ -22,13 +22,21 @@ from consumer.aws.pacing import (
     repeated_throttles,
 )
 from consumer.aws.ratelimit import RateLimiter
+from consumer.aws.users import UserIdentities
 from consumer.aws.verify import Verifier
 from consumer.core import errors
-from consumer.core.commands import Command, UnlinkDeveloperIdentity, UnlinkIdentity
+from consumer.core.commands import (
+    Command,
+    UnlinkDeveloperIdentity,
+    UnlinkDeveloperUser,
+    UnlinkIdentity,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
 
+
+T = TypeVar("T")
 
 _BY_CODE: dict[str, type[errors.UnlinkError]] = {
     "InvalidParameterException": errors.InvalidParameter,
@@ -123,6 +131,7 @@ class CognitoExecutor:
         self._timeout = timeout_seconds
         self._verifier = Verifier(client, limiter, timeout_seconds, translate)
         self._deadlines = Deadlines()  # a retry's wait for its slot is not call time
+        self._users = UserIdentities(client, self._paced, translate)
         # Paces retries; reports every throttled attempt.
         AttemptPacing(limiter, outside=self._deadlines.outside).register(client)
 
@@ -158,8 +167,24 @@ class CognitoExecutor:
             raise error from exc
         self._limiter.on_success()
 
+    async def _paced(self, operation: Callable[..., Awaitable[T]], **params: Any) -> T:
+        """One more call of a command, after its own wait for the limiter (not call time)."""
+        async with self._deadlines.outside():
+            await self._limiter.acquire()
+        async with asyncio.timeout(self._timeout):
+            return await operation(**params)
+
     async def _call(self, command: Command) -> None:
-        if isinstance(command, UnlinkDeveloperIdentity):
+        if isinstance(command, UnlinkDeveloperUser):
+            identity_id = await self._users.find(command, slot_taken=True)
+            await self._paced(
+                self._client.unlink_developer_identity,
+                IdentityId=identity_id,
+                IdentityPoolId=command.IdentityPoolId,
+                DeveloperProviderName=command.DeveloperProviderName,
+                DeveloperUserIdentifier=command.DeveloperUserIdentifier,
+            )
+        elif isinstance(command, UnlinkDeveloperIdentity):
             await self._client.unlink_developer_identity(
                 IdentityId=command.IdentityId,
                 IdentityPoolId=command.IdentityPoolId,
@@ -179,7 +204,10 @@ class CognitoExecutor:
 
         DescribeIdentity and LookupDeveloperIdentity have low rate quotas: this runs only when an
         unlink met ResourceNotFound or NotAuthorized after an attempt whose answer was lost.
+        A command naming its user is applied when the user is linked to nothing.
         """
+        if isinstance(command, UnlinkDeveloperUser):
+            return await self._users.is_unlinked(command)
         return await self._verifier.is_applied(command, since)
 
 

@@ -13,9 +13,11 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
     StringConstraints,
+    Tag,
     TypeAdapter,
     ValidationError,
 )
@@ -98,6 +100,34 @@ class UnlinkDeveloperIdentity(_Command):
         return self.api_request()
 
 
+class UnlinkDeveloperUser(_Command):
+    """`UnlinkDeveloperIdentity` without `IdentityId`: unlinks the user the producer names from
+    whichever identity of the pool it is linked to. The worker finds that identity with
+    `LookupDeveloperIdentity`; a user linked to none is acknowledged as ``not_linked``.
+
+    The idempotency key is the effect (pool, provider, user), so two deletion events of one
+    user are one command.
+    """
+
+    action: Literal["UnlinkDeveloperIdentity"]
+    IdentityPoolId: IdentityIdStr
+    DeveloperProviderName: DeveloperProviderNameStr
+    DeveloperUserIdentifier: DeveloperUserIdentifierStr
+
+    def action_name(self) -> str:
+        return self.action
+
+    def api_request(self) -> dict[str, Any]:
+        return {
+            "IdentityPoolId": self.IdentityPoolId,
+            "DeveloperProviderName": self.DeveloperProviderName,
+            "DeveloperUserIdentifier": self.DeveloperUserIdentifier,
+        }
+
+    def effect_fields(self) -> dict[str, Any]:
+        return self.api_request()
+
+
 class UnlinkIdentity(_Command):
     """Unlinks federated logins from an identity (public API: needs currently valid tokens)."""
 
@@ -122,16 +152,39 @@ class UnlinkIdentity(_Command):
         return {"IdentityId": self.IdentityId, "LoginsToRemove": sorted(set(self.LoginsToRemove))}
 
 
-Command = UnlinkDeveloperIdentity | UnlinkIdentity
-_COMMAND: TypeAdapter[Command] = TypeAdapter(Annotated[Command, Field(discriminator="action")])
+Command = UnlinkDeveloperIdentity | UnlinkDeveloperUser | UnlinkIdentity
 ACTIONS = ("UnlinkDeveloperIdentity", "UnlinkIdentity")
+_BY_USER = "UnlinkDeveloperUser"
+_ACTION_OF_TAG = {_BY_USER: "UnlinkDeveloperIdentity"}  # errors name the action a producer sent
+
+
+def _kind(body: Any) -> str | None:
+    """The body's command class: its ``action``, and for an `UnlinkDeveloperIdentity` whether
+    it names the identity (a present `IdentityId`, even null, is validated as one)."""
+    if not isinstance(body, dict):
+        return getattr(body, "action", None) if isinstance(body, _Command) else None
+    action = body.get("action")
+    if action == "UnlinkDeveloperIdentity" and "IdentityId" not in body:
+        return _BY_USER
+    return action if isinstance(action, str) else None
+
+
+_COMMAND: TypeAdapter[Command] = TypeAdapter(
+    Annotated[
+        Annotated[UnlinkDeveloperIdentity, Tag("UnlinkDeveloperIdentity")]
+        | Annotated[UnlinkDeveloperUser, Tag(_BY_USER)]
+        | Annotated[UnlinkIdentity, Tag("UnlinkIdentity")],
+        Discriminator(_kind),
+    ]
+)
 
 
 def _describe(error: ValidationError) -> str:
     """Names each failing field and the rule it broke, never the value (tokens are secrets)."""
     parts = []
     for item in error.errors(include_url=False, include_input=False, include_context=False):
-        where = ".".join(str(p) for p in item["loc"]) or "body"
+        loc = [_ACTION_OF_TAG.get(str(p), str(p)) for p in item["loc"]]
+        where = ".".join(loc) or "body"
         if item["type"] == "union_tag_invalid" or item["type"] == "union_tag_not_found":
             parts.append(f"action: must be one of {', '.join(ACTIONS)}")
         else:
