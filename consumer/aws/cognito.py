@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import botocore.exceptions
 from botocore.retries.standard import RetryContext, TransientRetryableChecker
 
+from consumer.aws.deletions import DeleteCoalescer
 from consumer.aws.pacing import (
     AttemptPacing,
     Deadlines,
@@ -27,6 +28,7 @@ from consumer.aws.verify import Verifier
 from consumer.core import errors
 from consumer.core.commands import (
     Command,
+    DeleteIdentities,
     UnlinkDeveloperIdentity,
     UnlinkDeveloperUser,
     UnlinkIdentity,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+DELETE_OPERATION = "DeleteIdentities"
 
 _BY_CODE: dict[str, type[errors.UnlinkError]] = {
     "InvalidParameterException": errors.InvalidParameter,
@@ -124,16 +127,25 @@ class CognitoExecutor:
     """Calls Cognito Identity through one long-lived aiobotocore client, paced by a limiter."""
 
     def __init__(
-        self, client: CognitoIdentityClient, limiter: RateLimiter, timeout_seconds: float
+        self,
+        client: CognitoIdentityClient,
+        limiter: RateLimiter,
+        timeout_seconds: float,
+        delete_limiter: RateLimiter | None = None,
     ) -> None:
+        """``delete_limiter``: DeleteIdentities' own gate (its quota is its own on AWS); the
+        unlinks' ``limiter`` when not given."""
         self._client = client
         self._limiter = limiter
         self._timeout = timeout_seconds
         self._verifier = Verifier(client, limiter, timeout_seconds, translate)
         self._deadlines = Deadlines()  # a retry's wait for its slot is not call time
         self._users = UserIdentities(client, self._paced, translate)
-        # Paces retries; reports every throttled attempt.
+        deletes = delete_limiter or limiter
+        self._deletions = DeleteCoalescer(self._delete_identities, deletes, translate)
+        # Paces retries; reports every throttled attempt, each to its operation's limiter.
         AttemptPacing(limiter, outside=self._deadlines.outside).register(client)
+        AttemptPacing(deletes).register(client, (DELETE_OPERATION,))
 
     def __repr__(self) -> str:
         return f"CognitoExecutor(limiter={self._limiter!r}, timeout={self._timeout}s)"
@@ -145,6 +157,10 @@ class CognitoExecutor:
         *,
         throttled_before: int = 0,
     ) -> None:
+        if isinstance(command, DeleteIdentities):
+            # Coalesced with the other deletions in flight; the coalescer waits for the gate.
+            await self._deletions.delete(command.IdentityIdsToDelete, on_started)
+            return
         await self._limiter.acquire()
         if on_started is not None:
             on_started()  # the limiter let it go: from here a shutdown lets it finish
@@ -166,6 +182,20 @@ class CognitoExecutor:
                 error.answer_lost = True  # e.g. refused on retry after a dropped connection
             raise error from exc
         self._limiter.on_success()
+
+    async def _delete_identities(self, identity_ids: list[str]) -> list[tuple[str, str]]:
+        """One DeleteIdentities call: the (IdentityId, ErrorCode) of each identity left."""
+        async with asyncio.timeout(self._timeout):
+            answer = await self._client.delete_identities(IdentityIdsToDelete=identity_ids)
+        return [
+            (str(u.get("IdentityId", "")), str(u.get("ErrorCode", "")))
+            for u in answer.get("UnprocessedIdentityIds", [])
+        ]
+
+    @property
+    def delete_calls(self) -> int:
+        """DeleteIdentities calls sent, for calls per command."""
+        return self._deletions.calls
 
     async def _paced(self, operation: Callable[..., Awaitable[T]], **params: Any) -> T:
         """One more call of a command, after its own wait for the limiter (not call time)."""
@@ -208,6 +238,8 @@ class CognitoExecutor:
         """
         if isinstance(command, UnlinkDeveloperUser):
             return await self._users.is_unlinked(command)
+        if isinstance(command, DeleteIdentities):
+            return False  # never asked: a deletion answers no ResourceNotFound, a gone id is done
         return await self._verifier.is_applied(command, since)
 
 

@@ -152,8 +152,32 @@ class UnlinkIdentity(_Command):
         return {"IdentityId": self.IdentityId, "LoginsToRemove": sorted(set(self.LoginsToRemove))}
 
 
-Command = UnlinkDeveloperIdentity | UnlinkDeveloperUser | UnlinkIdentity
-ACTIONS = ("UnlinkDeveloperIdentity", "UnlinkIdentity")
+MAX_IDS_TO_DELETE = 60  # DeleteIdentities' own limit per call
+
+
+class DeleteIdentities(_Command):
+    """Deletes 1 to 60 identities (signed, developer credentials): for an account deletion that
+    wants the identity gone, not only unlinked. The worker coalesces the ids of commands in
+    flight into calls of up to sixty; an identity already gone counts as deleted."""
+
+    action: Literal["DeleteIdentities"]
+    IdentityIdsToDelete: Annotated[
+        list[IdentityIdStr], Field(min_length=1, max_length=MAX_IDS_TO_DELETE)
+    ]
+
+    def action_name(self) -> str:
+        return self.action
+
+    def api_request(self) -> dict[str, Any]:
+        return {"IdentityIdsToDelete": list(self.IdentityIdsToDelete)}
+
+    def effect_fields(self) -> dict[str, Any]:
+        # The same identities in another order, or named twice, are the same deletion.
+        return {"IdentityIdsToDelete": sorted(set(self.IdentityIdsToDelete))}
+
+
+Command = UnlinkDeveloperIdentity | UnlinkDeveloperUser | UnlinkIdentity | DeleteIdentities
+ACTIONS = ("UnlinkDeveloperIdentity", "UnlinkIdentity", "DeleteIdentities")
 _BY_USER = "UnlinkDeveloperUser"
 _ACTION_OF_TAG = {_BY_USER: "UnlinkDeveloperIdentity"}  # errors name the action a producer sent
 
@@ -173,7 +197,8 @@ _COMMAND: TypeAdapter[Command] = TypeAdapter(
     Annotated[
         Annotated[UnlinkDeveloperIdentity, Tag("UnlinkDeveloperIdentity")]
         | Annotated[UnlinkDeveloperUser, Tag(_BY_USER)]
-        | Annotated[UnlinkIdentity, Tag("UnlinkIdentity")],
+        | Annotated[UnlinkIdentity, Tag("UnlinkIdentity")]
+        | Annotated[DeleteIdentities, Tag("DeleteIdentities")],
         Discriminator(_kind),
     ]
 )

@@ -6,7 +6,8 @@ so a new leaf needs no change there. The branch says which budget a failed attem
 UnlinkError                    anything else unforeseen spends the failure budget
 ├── Permanent                  no retry can fix it: dead-lettered at once
 │   ├── MalformedCommand       the body is not a valid command
-│   └── InvalidParameter · ResourceNotFound (NotLinked) · ResourceConflict · NotAuthorized
+│   ├── InvalidParameter · ResourceNotFound (NotLinked) · ResourceConflict · NotAuthorized
+│   └── AccessDenied         identities DeleteIdentities left, refused (UnprocessedIdentityIds)
 ├── Throttled                  too fast, not a bad command: the throttle budget
 ├── Transient                  a later attempt may succeed: the failure budget
 │   └── InternalError · ExternalServiceError · NetworkFault (NotSent) · UnexpectedError
@@ -70,6 +71,13 @@ class ResourceConflict(Permanent):
 
 class NotAuthorized(Permanent):
     code = "NotAuthorizedException"
+
+
+class AccessDenied(Permanent):
+    """DeleteIdentities answered AccessDenied for some identities (in UnprocessedIdentityIds);
+    the detail names them."""
+
+    code = "AccessDenied"
 
 
 class Throttled(UnlinkError):

@@ -84,7 +84,7 @@ def test_round_trip_through_the_body() -> None:
         (federated(LoginsToRemove=["a" * 129]), "LoginsToRemove"),
         (federated(LoginsToRemove="accounts.google.com"), "LoginsToRemove"),
         ({k: v for k, v in federated().items() if k != "LoginsToRemove"}, "LoginsToRemove"),
-        (developer(action="DeleteIdentities"), "action"),
+        (developer(action="DeleteIdentity"), "action"),
         ({k: v for k, v in developer().items() if k != "action"}, "action"),
         (developer(command_id=""), "command_id"),
     ],
@@ -234,3 +234,14 @@ def test_errors_of_a_command_naming_the_user_name_the_action_and_field() -> None
         decode(json.dumps(developer(IdentityId=None)))
     with pytest.raises(MalformedCommand, match="Logins"):
         decode(json.dumps(by_user(Logins={"a": "b"})))
+
+
+def test_delete_identities_takes_one_to_sixty_ids_keyed_by_the_set() -> None:
+    ids = [f"us-east-1:{n:04x}" for n in range(61)]
+    one = decode(json.dumps({"action": "DeleteIdentities", "IdentityIdsToDelete": ids[:3]}))
+    again = {"action": "DeleteIdentities", "IdentityIdsToDelete": [ids[2], ids[0], ids[1], ids[0]]}
+    assert decode(json.dumps(again)).idempotency_key() == one.idempotency_key()
+    assert decode(command_to_body(one)) == one
+    for bad in ([], ids, ["not-an-id"]):
+        with pytest.raises(MalformedCommand, match="IdentityIdsToDelete"):
+            decode(json.dumps({"action": "DeleteIdentities", "IdentityIdsToDelete": bad}))
