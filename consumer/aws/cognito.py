@@ -192,11 +192,6 @@ class CognitoExecutor:
             for u in answer.get("UnprocessedIdentityIds", [])
         ]
 
-    @property
-    def delete_calls(self) -> int:
-        """DeleteIdentities calls sent, for calls per command."""
-        return self._deletions.calls
-
     async def _paced(self, operation: Callable[..., Awaitable[T]], **params: Any) -> T:
         """One more call of a command, after its own wait for the limiter (not call time)."""
         async with self._deadlines.outside():

@@ -51,7 +51,7 @@ class DeleteCoalescer:
     translate: Callable[[BaseException], errors.UnlinkError]
     linger: float = 0.01  # a call not yet full waits this long for company before its slot
     max_tries: int = 3  # calls per id answered InternalServerError, before the command fails
-    calls: int = 0  # DeleteIdentities calls sent, for the benchmark's calls per command
+    calls: int = 0  # DeleteIdentities calls sent
     _pending: list[_Pending] = field(default_factory=list)
     _sender: asyncio.Task[None] | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
