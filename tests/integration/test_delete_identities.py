@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 GONE = "us-east-1:00000000-0000-4000-8000-0000000d0000"
 
 
+def deleted_since(stack: LocalStack, before: int) -> list[str]:
+    """The identities DeleteIdentities removed since ``before`` of them had been."""
+    events = [e for e in stack.ledger.applied() if e.operation == "DeleteIdentities"]
+    return [e.identity_id for e in events[before:]]
+
+
 def delete(*ids: str) -> dict[str, Any]:
     return {"action": "DeleteIdentities", "IdentityIdsToDelete": list(ids)}
 
@@ -48,11 +54,7 @@ async def test_commands_in_flight_share_calls_and_each_identity_is_deleted_once(
     stats = await run_until_idle(settings_for(queues.url, rate_limit=2, adaptive_rate=False))
 
     calls = stack.ledger.calls_by_operation()["DeleteIdentities"] - calls_before
-    deleted = [
-        e.identity_id
-        for e in stack.ledger.applied()[applied_before:]
-        if e.operation == "DeleteIdentities"
-    ]
+    deleted = deleted_since(stack, applied_before)
     print("commands:", len(commands), "calls:", calls, "outcomes:", dict(stats.outcomes))
     assert sorted(deleted) == sorted(ids)  # each identity exactly once, GONE never
     assert calls <= len(commands) // 3
@@ -85,11 +87,7 @@ async def test_internal_server_error_ids_go_again_and_access_denied_is_dead_lett
         await until(lambda s: s.outcomes["retried"] >= 1, worker)
         stack.faults.unprocessed_identities.pop(flaky)
 
-    deleted = [
-        e.identity_id
-        for e in stack.ledger.applied()[applied_before:]
-        if e.operation == "DeleteIdentities"
-    ]
+    deleted = deleted_since(stack, applied_before)
     print("outcomes:", dict(worker.stats.outcomes))
     assert sorted(deleted) == sorted([flaky, fine, beside])  # each once; denied is still there
     assert worker.stats.outcomes["applied"] == 1
