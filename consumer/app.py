@@ -157,7 +157,11 @@ async def build_worker(
         )
     queue = build_queue(settings, clients, dlq_url)
     limiter = build_rate_limiter(settings, clock)
-    executor = CognitoExecutor(clients.cognito, limiter, settings.call_timeout_seconds)
+    # DeleteIdentities has a quota of its own: a gate of its own, built and learned alike.
+    delete_limiter = build_rate_limiter(settings, clock)
+    executor = CognitoExecutor(
+        clients.cognito, limiter, settings.call_timeout_seconds, delete_limiter
+    )
     policy = RetryPolicy(
         max_attempts=settings.max_attempts,
         max_throttle_attempts=settings.max_throttle_attempts,

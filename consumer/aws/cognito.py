@@ -6,13 +6,14 @@ This is the only module that looks at botocore error codes for Cognito calls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
 from botocore.retries.standard import RetryContext, TransientRetryableChecker
 
+from consumer.aws.deletions import DeleteCoalescer
 from consumer.aws.pacing import (
     AttemptPacing,
     Deadlines,
@@ -22,13 +23,23 @@ from consumer.aws.pacing import (
     repeated_throttles,
 )
 from consumer.aws.ratelimit import RateLimiter
+from consumer.aws.users import UserIdentities
 from consumer.aws.verify import Verifier
 from consumer.core import errors
-from consumer.core.commands import Command, UnlinkDeveloperIdentity, UnlinkIdentity
+from consumer.core.commands import (
+    Command,
+    DeleteIdentities,
+    UnlinkDeveloperIdentity,
+    UnlinkDeveloperUser,
+    UnlinkIdentity,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
 
+
+T = TypeVar("T")
+DELETE_OPERATION = "DeleteIdentities"
 
 _BY_CODE: dict[str, type[errors.UnlinkError]] = {
     "InvalidParameterException": errors.InvalidParameter,
@@ -117,15 +128,25 @@ class CognitoExecutor:
     """Calls Cognito Identity through one long-lived aiobotocore client, paced by a limiter."""
 
     def __init__(
-        self, client: CognitoIdentityClient, limiter: RateLimiter, timeout_seconds: float
+        self,
+        client: CognitoIdentityClient,
+        limiter: RateLimiter,
+        timeout_seconds: float,
+        delete_limiter: RateLimiter | None = None,
     ) -> None:
+        """``delete_limiter``: DeleteIdentities' own gate (its quota is its own on AWS); the
+        unlinks' ``limiter`` when not given."""
         self._client = client
         self._limiter = limiter
         self._timeout = timeout_seconds
         self._verifier = Verifier(client, limiter, timeout_seconds, translate)
         self._deadlines = Deadlines()  # a retry's wait for its slot is not call time
-        # Paces retries; reports every throttled attempt.
+        self._users = UserIdentities(client, self._paced, translate)
+        deletes = delete_limiter or limiter
+        self._deletions = DeleteCoalescer(self._delete_identities, deletes, translate)
+        # Paces retries; reports every throttled attempt, each to its operation's limiter.
         AttemptPacing(limiter, outside=self._deadlines.outside).register(client)
+        AttemptPacing(deletes).register(client, (DELETE_OPERATION,))
 
     def __repr__(self) -> str:
         return f"CognitoExecutor(limiter={self._limiter!r}, timeout={self._timeout}s)"
@@ -137,6 +158,10 @@ class CognitoExecutor:
         *,
         throttled_before: int = 0,
     ) -> None:
+        if isinstance(command, DeleteIdentities):
+            # Coalesced with the other deletions in flight; the coalescer waits for the gate.
+            await self._deletions.delete(command.IdentityIdsToDelete, on_started)
+            return
         await self._limiter.acquire()
         if on_started is not None:
             on_started()  # the limiter let it go: from here a shutdown lets it finish
@@ -159,8 +184,33 @@ class CognitoExecutor:
             raise error from exc
         self._limiter.on_success()
 
+    async def _delete_identities(self, identity_ids: list[str]) -> list[tuple[str, str]]:
+        """One DeleteIdentities call: the (IdentityId, ErrorCode) of each identity left."""
+        async with asyncio.timeout(self._timeout):
+            answer = await self._client.delete_identities(IdentityIdsToDelete=identity_ids)
+        return [
+            (str(u.get("IdentityId", "")), str(u.get("ErrorCode", "")))
+            for u in answer.get("UnprocessedIdentityIds", [])
+        ]
+
+    async def _paced(self, operation: Callable[..., Awaitable[T]], **params: Any) -> T:
+        """One more call of a command, after its own wait for the limiter (not call time)."""
+        async with self._deadlines.outside():
+            await self._limiter.acquire()
+        async with asyncio.timeout(self._timeout):
+            return await operation(**params)
+
     async def _call(self, command: Command) -> None:
-        if isinstance(command, UnlinkDeveloperIdentity):
+        if isinstance(command, UnlinkDeveloperUser):
+            identity_id = await self._users.find(command, slot_taken=True)
+            await self._paced(
+                self._client.unlink_developer_identity,
+                IdentityId=identity_id,
+                IdentityPoolId=command.IdentityPoolId,
+                DeveloperProviderName=command.DeveloperProviderName,
+                DeveloperUserIdentifier=command.DeveloperUserIdentifier,
+            )
+        elif isinstance(command, UnlinkDeveloperIdentity):
             await self._client.unlink_developer_identity(
                 IdentityId=command.IdentityId,
                 IdentityPoolId=command.IdentityPoolId,
@@ -180,7 +230,12 @@ class CognitoExecutor:
 
         DescribeIdentity and LookupDeveloperIdentity have low rate quotas: this runs only when an
         unlink met ResourceNotFound or NotAuthorized after an attempt whose answer was lost.
+        A command naming its user is applied when the user is linked to nothing.
         """
+        if isinstance(command, UnlinkDeveloperUser):
+            return await self._users.is_unlinked(command)
+        if isinstance(command, DeleteIdentities):
+            return False  # never asked: a deletion answers no ResourceNotFound, a gone id is done
         return await self._verifier.is_applied(command, since)
 
 

@@ -77,10 +77,11 @@ class AttemptPacing:
         # Where a retry waits for its slot: outside its call's timeout (`Deadlines.outside`).
         self._outside = outside or contextlib.nullcontext
 
-    def register(self, client: Any) -> None:
+    def register(self, client: Any, operations: tuple[str, ...] = UNLINK_OPERATIONS) -> None:
+        """Hooks the ``operations`` of ``client`` (each limiter paces its own operations)."""
         service = client.meta.service_model.service_id.hyphenize()
         events = client.meta.events
-        for operation in UNLINK_OPERATIONS:
+        for operation in operations:
             events.register(f"before-send.{service}.{operation}", self.before_send)
             events.register(f"response-received.{service}.{operation}", self.response_received)
 

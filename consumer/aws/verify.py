@@ -31,7 +31,7 @@ import structlog
 
 from consumer.aws.ratelimit import RateLimiter
 from consumer.core import errors
-from consumer.core.commands import Command, UnlinkDeveloperIdentity
+from consumer.core.commands import UnlinkDeveloperIdentity, UnlinkIdentity
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -61,7 +61,9 @@ class Verifier:
         self._timeout = timeout_seconds
         self._translate = translate
 
-    async def is_applied(self, command: Command, since: float) -> bool:
+    async def is_applied(
+        self, command: UnlinkDeveloperIdentity | UnlinkIdentity, since: float
+    ) -> bool:
         try:
             if isinstance(command, UnlinkDeveloperIdentity):
                 return await self._developer_unlinked(command, since)

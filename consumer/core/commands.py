@@ -13,9 +13,11 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
     StringConstraints,
+    Tag,
     TypeAdapter,
     ValidationError,
 )
@@ -98,6 +100,34 @@ class UnlinkDeveloperIdentity(_Command):
         return self.api_request()
 
 
+class UnlinkDeveloperUser(_Command):
+    """`UnlinkDeveloperIdentity` without `IdentityId`: unlinks the user the producer names from
+    whichever identity of the pool it is linked to. The worker finds that identity with
+    `LookupDeveloperIdentity`; a user linked to none is acknowledged as ``not_linked``.
+
+    The idempotency key is the effect (pool, provider, user), so two deletion events of one
+    user are one command.
+    """
+
+    action: Literal["UnlinkDeveloperIdentity"]
+    IdentityPoolId: IdentityIdStr
+    DeveloperProviderName: DeveloperProviderNameStr
+    DeveloperUserIdentifier: DeveloperUserIdentifierStr
+
+    def action_name(self) -> str:
+        return self.action
+
+    def api_request(self) -> dict[str, Any]:
+        return {
+            "IdentityPoolId": self.IdentityPoolId,
+            "DeveloperProviderName": self.DeveloperProviderName,
+            "DeveloperUserIdentifier": self.DeveloperUserIdentifier,
+        }
+
+    def effect_fields(self) -> dict[str, Any]:
+        return self.api_request()
+
+
 class UnlinkIdentity(_Command):
     """Unlinks federated logins from an identity (public API: needs currently valid tokens)."""
 
@@ -122,9 +152,56 @@ class UnlinkIdentity(_Command):
         return {"IdentityId": self.IdentityId, "LoginsToRemove": sorted(set(self.LoginsToRemove))}
 
 
-Command = UnlinkDeveloperIdentity | UnlinkIdentity
-_COMMAND: TypeAdapter[Command] = TypeAdapter(Annotated[Command, Field(discriminator="action")])
-ACTIONS = ("UnlinkDeveloperIdentity", "UnlinkIdentity")
+MAX_IDS_TO_DELETE = 60  # DeleteIdentities' own limit per call
+
+
+class DeleteIdentities(_Command):
+    """Deletes 1 to 60 identities (signed, developer credentials): for an account deletion that
+    wants the identity gone, not only unlinked. The worker coalesces the ids of commands in
+    flight into calls of up to sixty; an identity already gone counts as deleted."""
+
+    action: Literal["DeleteIdentities"]
+    IdentityIdsToDelete: Annotated[
+        list[IdentityIdStr], Field(min_length=1, max_length=MAX_IDS_TO_DELETE)
+    ]
+
+    def action_name(self) -> str:
+        return self.action
+
+    def api_request(self) -> dict[str, Any]:
+        return {"IdentityIdsToDelete": list(self.IdentityIdsToDelete)}
+
+    def effect_fields(self) -> dict[str, Any]:
+        # The same identities in another order, or named twice, are the same deletion.
+        return {"IdentityIdsToDelete": sorted(set(self.IdentityIdsToDelete))}
+
+
+Command = UnlinkDeveloperIdentity | UnlinkDeveloperUser | UnlinkIdentity | DeleteIdentities
+ACTIONS = ("UnlinkDeveloperIdentity", "UnlinkIdentity", "DeleteIdentities")
+_BY_USER = "UnlinkDeveloperUser"
+_ACTION_OF_TAG = {_BY_USER: "UnlinkDeveloperIdentity"}  # errors name the action a producer sent
+
+
+def _kind(body: Any) -> str | None:
+    """The body's command class: its ``action``, and for an `UnlinkDeveloperIdentity` whether
+    it names the identity (a present `IdentityId`, even null, is validated as one)."""
+    if not isinstance(body, dict):
+        return getattr(body, "action", None) if isinstance(body, _Command) else None
+    action = body.get("action")
+    if action == "UnlinkDeveloperIdentity" and "IdentityId" not in body:
+        return _BY_USER
+    return action if isinstance(action, str) else None
+
+
+_COMMAND: TypeAdapter[Command] = TypeAdapter(
+    Annotated[
+        Annotated[UnlinkDeveloperIdentity, Tag("UnlinkDeveloperIdentity")]
+        | Annotated[UnlinkDeveloperUser, Tag(_BY_USER)]
+        | Annotated[UnlinkIdentity, Tag("UnlinkIdentity")]
+        | Annotated[DeleteIdentities, Tag("DeleteIdentities")],
+        Discriminator(_kind),
+    ]
+)
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -147,10 +224,11 @@ def _describe(error: ValidationError) -> str:
     (tokens are secrets)."""
     parts = []
     for item in error.errors(include_url=False, include_input=False, include_context=False):
+        loc = tuple(_ACTION_OF_TAG.get(str(p), str(p)) for p in item["loc"])
         if item["type"] == "union_tag_invalid" or item["type"] == "union_tag_not_found":
             parts.append(f"action: must be one of {', '.join(ACTIONS)}")
         else:
-            parts.append(f"{_where(item['loc'])}: {item['msg']}")
+            parts.append(f"{_where(loc)}: {item['msg']}")
     return "; ".join(parts[:5]) + (f" (+{len(parts) - 5} more)" if len(parts) > 5 else "")
 
 

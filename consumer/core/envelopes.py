@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from consumer.core.commands import UnlinkDeveloperIdentity, UnlinkIdentity, parse_payload
+from consumer.core.commands import Command, parse_payload
 from consumer.core.errors import MalformedCommand
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -54,7 +54,7 @@ def _loads(text: str, what: str) -> Any:
         raise MalformedCommand(f"{what} is not JSON: nested too deeply") from None
 
 
-def decode(body: str) -> UnlinkDeveloperIdentity | UnlinkIdentity:
+def decode(body: str) -> Command:
     """Body text -> validated command, or `MalformedCommand` naming what is wrong."""
     # Characters first: a body this long in characters is too long in bytes without encoding it.
     if len(body) > MAX_BODY_BYTES or len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:

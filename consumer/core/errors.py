@@ -1,12 +1,13 @@
 """The project's error tree; foreign errors are mapped onto it at the boundary.
 
-The policy classifies by the four branches below, never by the leaves, so a new leaf needs no
-change there. The branch says which budget a failed attempt spends:
+The policy classifies by the four branches below, never by the leaves (one aside, at the end),
+so a new leaf needs no change there. The branch says which budget a failed attempt spends:
 
 UnlinkError                    anything else unforeseen spends the failure budget
 ├── Permanent                  no retry can fix it: dead-lettered at once
 │   ├── MalformedCommand       the body is not a valid command
-│   └── InvalidParameter · ResourceNotFound · ResourceConflict · NotAuthorized
+│   ├── InvalidParameter · ResourceNotFound (NotLinked) · ResourceConflict · NotAuthorized
+│   └── IdentitiesDenied       identities DeleteIdentities left, refused (UnprocessedIdentityIds)
 ├── Throttled                  too fast, not a bad command: the throttle budget
 ├── Transient                  a later attempt may succeed: the failure budget
 │   └── InternalError · ExternalServiceError · NetworkFault (NotSent) · AccessDenied
@@ -14,6 +15,8 @@ UnlinkError                    anything else unforeseen spends the failure budge
 ├── NotTheMessagesFault        deferred, spending nothing
 │   └── WorkerFault · StoreUnavailable · InProgressElsewhere
 └── ConfigurationError         a bad setting, found at start-up (never from a message)
+
+NotLinked (the user a command names is linked to nothing) is acknowledged, not dead-lettered.
 """
 
 from __future__ import annotations
@@ -51,12 +54,31 @@ class ResourceNotFound(Permanent):
     code = "ResourceNotFoundException"
 
 
+class NotLinked(ResourceNotFound):
+    """The user a command names is linked to no identity of a pool that exists with that
+    developer provider: the state the command asks for already holds.
+
+    The one leaf the policy names (it is acknowledged as ``not_linked``, not dead-lettered). It is
+    a ResourceNotFound so that, after an attempt whose answer was lost, the processor verifies it
+    as it verifies any ResourceNotFound, and acknowledges an unlink that attempt applied.
+    """
+
+    code = "not_linked"
+
+
 class ResourceConflict(Permanent):
     code = "ResourceConflictException"
 
 
 class NotAuthorized(Permanent):
     code = "NotAuthorizedException"
+
+
+class IdentitiesDenied(Permanent):
+    """DeleteIdentities answered AccessDenied for some identities (in UnprocessedIdentityIds);
+    the detail names them."""
+
+    code = "AccessDenied"
 
 
 class Throttled(UnlinkError):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-AckKind = Literal["applied", "duplicate", "already_applied"]
+# not_linked: a command naming a user linked to no identity; nothing to do, nothing recorded.
+AckKind = Literal["applied", "duplicate", "already_applied", "not_linked"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field, replace
 
 from consumer.core import errors
-from consumer.core.outcomes import Attempts, DeadLetter, Outcome, Retry
+from consumer.core.outcomes import Ack, Attempts, DeadLetter, Outcome, Retry
 
 # SQS's ceiling on a message's DelaySeconds (and so on any backoff); settings cap at it too.
 SQS_MAX_DELAY_SECONDS = 900
@@ -67,6 +67,9 @@ class RetryPolicy:
         `DeadLetter` carries the counts before it (the attribute codec writes the final attempt
         on the DLQ copy: `attributes.dead_letter_attempts`).
         """
+        if isinstance(error, errors.NotLinked):
+            # The one leaf named: a user linked to nothing is in the state its command asks for.
+            return Ack("not_linked")
         if not own and isinstance(error, errors.Transient | errors.NotTheMessagesFault):
             spent = replace(attempts, deferrals=attempts.deferrals + 1)
             outcome: Outcome = Retry(self.outage_delay_seconds, error.code, spent)

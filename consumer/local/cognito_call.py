@@ -19,13 +19,17 @@ from consumer.local.errors import (
     RESOURCE_NOT_FOUND,
     CognitoError,
 )
+from consumer.local.faults import Faults
 from consumer.local.identities import PoolView
 from consumer.local.ledger import Ledger
 
 # The WSGI environ key under which a stack hands its ledger to the operations it serves.
 LEDGER_ENVIRON_KEY: Final = "consumer.local.ledger"
+# ... and its faults, for the few an operation applies itself (DeleteIdentities' unprocessed ids).
+FAULTS_ENVIRON_KEY: Final = "consumer.local.faults"
 # Where effects go when a request did not come through a LocalStack (moto used in-process).
 FALLBACK_LEDGER: Final = Ledger()
+NO_FAULTS: Final = Faults()
 
 MotoResult = str | tuple[str, dict[str, Any]]
 MotoMethod = Callable[[Any], MotoResult]
@@ -83,6 +87,11 @@ class Call:
         environ = self._response.normalized_request.environ
         ledger = environ.get(LEDGER_ENVIRON_KEY)
         return ledger if isinstance(ledger, Ledger) else FALLBACK_LEDGER
+
+    @property
+    def faults(self) -> Faults:
+        faults = self._response.normalized_request.environ.get(FAULTS_ENVIRON_KEY)
+        return faults if isinstance(faults, Faults) else NO_FAULTS
 
     def pool(self, pool_id: str) -> PoolView:
         return pool_view(self.account_id, pool_id)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiobotocore.session import get_session
 
 from consumer.app import run
+from consumer.local.demo_deletions import Deletions, deletion_commands
 from consumer.local.stack import LocalStack
 from consumer.observe import logs
 from consumer.settings import Settings
@@ -50,8 +51,8 @@ async def _queues(sqs: SQSClient) -> tuple[str, str]:
 
 async def _commands(
     cognito: CognitoIdentityClient, stack: LocalStack
-) -> tuple[list[tuple[str, Any]], int]:
-    """(expected outcome, body) pairs, and how many unlinks should be applied."""
+) -> tuple[list[tuple[str, Any]], int, Deletions]:
+    """(expected outcome, body) pairs, how many unlinks should be applied, and the deletions."""
     provider = "login.example.com"
     pool = (
         await cognito.create_identity_pool(
@@ -111,8 +112,10 @@ async def _commands(
         ("malformed", {**(await developer()), "IdentityId": "not-an-identity-id"}),
         ("malformed", {**(await federated()), "Logins": {f"p{i}": "t" for i in range(11)}}),
     ]
+    deletions = await deletion_commands(cognito, pool, provider)
+    mix += deletions.mix
     random.Random(7).shuffle(mix)
-    return mix, len(valid) + 1
+    return mix, len(valid) + 1 + deletions.unlinks, deletions
 
 
 async def _send(sqs: SQSClient, url: str, bodies: list[Any]) -> None:
@@ -159,7 +162,7 @@ async def main() -> int:
             session.create_client("cognito-identity", region_name="us-east-1") as cognito,
         ):
             queue_url, dlq_url = await _queues(sqs)
-            mix, valid = await _commands(cognito, stack)
+            mix, valid, deletions = await _commands(cognito, stack)
             await _send(sqs, queue_url, [body for _, body in mix])
             print(f"enqueued {len(mix)} commands on {queue_url}", file=sys.stderr)
             # Some transient trouble on the way: these are retried and then applied.
@@ -179,8 +182,10 @@ async def main() -> int:
             )
             stats = await run(settings, until_idle=True)
             reasons = await _dlq_reasons(sqs, dlq_url)
-        applied = stack.ledger.applied_count()
         throttled = stack.ledger.throttled()
+        deleted = stack.ledger.applied_count("DeleteIdentities")
+        applied = stack.ledger.applied_count() - deleted
+        delete_calls = stack.ledger.calls_by_operation()["DeleteIdentities"]
     expected = Counter(kind for kind, _ in mix)
     rows: list[tuple[str, int | None, int]] = [
         ("applied", expected["applied"], stats.outcomes["applied"]),
@@ -191,13 +196,16 @@ async def main() -> int:
             stats.outcomes["already_applied"],
         ),
     ]
-    for reason in sorted(set(expected) - {"applied", "duplicate", "already_applied"}):
+    rows.append(("not_linked (user named)", expected["not_linked"], stats.outcomes["not_linked"]))
+    for reason in sorted(set(expected) - {"applied", "duplicate", "already_applied", "not_linked"}):
         rows.append((f"DLQ: {reason}", expected[reason], reasons[reason]))
     # Every throttle the stack answered is a command re-enqueued on its throttle budget.
     rows.append(("re-enqueued: throttled", throttled, stats.retries["TooManyRequestsException"]))
     others = stats.outcomes["retried"] - stats.retries["TooManyRequestsException"]
     rows.append(("re-enqueued: other errors", None, others))
     rows.append(("unlinks applied by Cognito", valid, applied))
+    rows.append(("identities deleted by Cognito", deletions.identities, deleted))
+    rows.append((f"DeleteIdentities calls ({deletions.delete_commands} cmds)", None, delete_calls))
     print(_table(rows))
     ok = all(want is None or want == got for _, want, got in rows)
     if not throttled:

@@ -18,6 +18,9 @@ from typing import Any, Final
 from consumer.local.errors import EXTERNAL_SERVICE, INTERNAL_ERROR, TOO_MANY_REQUESTS
 
 UNLINK_OPERATIONS: Final = frozenset({"UnlinkDeveloperIdentity", "UnlinkIdentity"})
+DELETE_OPERATION: Final = "DeleteIdentities"
+# The ErrorCode values of an UnprocessedIdentityId, as the API reference lists them.
+UNPROCESSED_CODES: Final = frozenset({"AccessDenied", "InternalServerError"})
 LOOKUP_OPERATIONS: Final = frozenset({"DescribeIdentity", "LookupDeveloperIdentity"})
 
 
@@ -40,6 +43,11 @@ class Faults:
     # Error code answered by every DescribeIdentity and LookupDeveloperIdentity (the low-quota
     # look-ups), e.g. TooManyRequestsException; None: they answer normally.
     fail_lookups: str | None = None
+    # IdentityId -> ErrorCode ("InternalServerError" or "AccessDenied") that DeleteIdentities
+    # answers for that identity in UnprocessedIdentityIds, leaving it in place.
+    unprocessed_identities: dict[str, str] = field(default_factory=dict)
+    # A rate quota of DeleteIdentities alone (its own, as on AWS); None: unlimited.
+    delete_quota_rps: float | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -50,6 +58,7 @@ class Faults:
             "latency_s": self.latency_s,
             "quota_rps": 1.0 if self.quota_rps is None else self.quota_rps,
             "quota_burst": 1.0 if self.quota_burst is None else self.quota_burst,
+            "delete_quota_rps": 1.0 if self.delete_quota_rps is None else self.delete_quota_rps,
             "internal_error_rate": self.internal_error_rate,
             "external_error_rate": self.external_error_rate,
         }
@@ -58,8 +67,9 @@ class Faults:
                 raise ValueError(f"{name} must be a number")
         if self.latency_s < 0:
             raise ValueError("latency_s must be >= 0")
-        if numbers["quota_rps"] <= 0:
-            raise ValueError("quota_rps must be > 0 or null")
+        for name in ("quota_rps", "delete_quota_rps"):
+            if numbers[name] <= 0:
+                raise ValueError(f"{name} must be > 0 or null")
         if numbers["quota_burst"] < 1:
             raise ValueError("quota_burst must be >= 1 or null")
         for name in ("internal_error_rate", "external_error_rate"):
@@ -67,12 +77,14 @@ class Faults:
                 raise ValueError(f"{name} must be within [0, 1]")
         if self.fail_lookups is not None and not isinstance(self.fail_lookups, str):
             raise ValueError("fail_lookups must be an error code or null")
-        for name in ("fail_identities", "fail_after_apply"):
+        for name in ("fail_identities", "fail_after_apply", "unprocessed_identities"):
             failing = getattr(self, name)
             if not isinstance(failing, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in failing.items()
             ):
                 raise ValueError(f"{name} must map identity ids to error codes")
+        if not set(self.unprocessed_identities.values()) <= UNPROCESSED_CODES:
+            raise ValueError(f"unprocessed_identities codes must be in {sorted(UNPROCESSED_CODES)}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +139,7 @@ class FaultInjector:
     def __init__(self, faults: Faults, rng: random.Random | None = None) -> None:
         self.faults = faults
         self._bucket = TokenBucket()
+        self._delete_bucket = TokenBucket()
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
 
@@ -144,7 +157,7 @@ class FaultInjector:
     def injected_error(self, operation: str, identity_id: str | None) -> str | None:
         """The error code to answer instead of running the operation, if any."""
         if operation not in UNLINK_OPERATIONS:
-            return self.faults.fail_lookups if operation in LOOKUP_OPERATIONS else None
+            return self._other_error(operation)
         faults = self.faults
         if faults.quota_rps is not None and not self._bucket.try_take(
             faults.quota_rps, faults.quota_burst
@@ -156,6 +169,15 @@ class FaultInjector:
             return INTERNAL_ERROR
         if operation == "UnlinkIdentity" and self._roll(faults.external_error_rate):
             return EXTERNAL_SERVICE
+        return None
+
+    def _other_error(self, operation: str) -> str | None:
+        """The faults of the look-ups and of DeleteIdentities (whose quota is its own)."""
+        if operation in LOOKUP_OPERATIONS:
+            return self.faults.fail_lookups
+        quota = self.faults.delete_quota_rps
+        if operation == DELETE_OPERATION and quota is not None:
+            return None if self._delete_bucket.try_take(quota) else TOO_MANY_REQUESTS
         return None
 
     def error_after(self, operation: str, identity_id: str | None) -> str | None:

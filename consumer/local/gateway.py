@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from consumer.local.admin_server import AdminServer
-from consumer.local.cognito_call import LEDGER_ENVIRON_KEY
+from consumer.local.cognito_call import FAULTS_ENVIRON_KEY, LEDGER_ENVIRON_KEY
 from consumer.local.errors import UNKNOWN_OPERATION, CognitoError
 from consumer.local.faults import UNLINK_OPERATIONS, FaultInjector, Faults
 from consumer.local.identities import IdentityStore
@@ -96,6 +96,7 @@ class Gateway:
             return respond_error(start_response, CognitoError(injected, message))
 
         environ[LEDGER_ENVIRON_KEY] = self.ledger
+        environ[FAULTS_ENVIRON_KEY] = self.injector.faults
         after = self.injector.error_after(operation, identity_id)
         if after is not None:
             return self._then_fail(after, operation, environ, start_response)

@@ -27,6 +27,7 @@ from consumer.local.ledger import Ledger
 
 UNLINK_DEVELOPER: Final = "UnlinkDeveloperIdentity"
 UNLINK_IDENTITY: Final = "UnlinkIdentity"
+DELETE_IDENTITIES: Final = "DeleteIdentities"
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +268,31 @@ class IdentityStore:
                 ledger.record_applied(UNLINK_IDENTITY, identity_id, provider)
             if to_remove:
                 identity.modified = time.time()
+
+    def delete(
+        self, identity_ids: Sequence[str], unprocessed: Mapping[str, str], ledger: Ledger
+    ) -> list[tuple[str, str]]:
+        """DeleteIdentities: the (identity, error code) pairs left in place.
+
+        ``unprocessed`` names the identities the service fails to delete (an injected fault).
+        An unknown identity is no error: the reference lists no ResourceNotFoundException for
+        this operation, and a repeated delete must be harmless, so it is simply not there.
+        """
+        left: list[tuple[str, str]] = []
+        with self._lock:
+            for identity_id in dict.fromkeys(identity_ids):  # a repeated id is one identity
+                if identity_id in unprocessed:
+                    left.append((identity_id, unprocessed[identity_id]))
+                    continue
+                identity = self._identities.pop(identity_id, None)
+                if identity is None:
+                    continue
+                for identifier in identity.developer_ids:
+                    self._developer.pop((identity.pool_id, identifier), None)
+                for provider, token in identity.logins.items():
+                    self._tokens.pop((identity.pool_id, provider, token), None)
+                ledger.record_applied(DELETE_IDENTITIES, identity_id, "")
+        return left
 
     # -- helpers for tests, seeding and the admin surface --------------------------------------
 

@@ -1,9 +1,9 @@
 """The Cognito Identity operations served by the local stack on top of moto.
 
-moto lacks DescribeIdentity, LookupDeveloperIdentity and both unlinks, and its GetId and
-GetOpenIdTokenForDeveloperIdentity store nothing (a new random identity on every call); these
-replace them with stateful versions over `identities.STORE`. Pool operations stay moto's, behind
-the same field checks.
+moto lacks DescribeIdentity, LookupDeveloperIdentity, DeleteIdentities and both unlinks, and
+its GetId and GetOpenIdTokenForDeveloperIdentity store nothing (a new random identity on every
+call); these replace them with stateful versions over `identities.STORE`. Pool operations stay
+moto's, behind the same field checks.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from consumer.local.identities import STORE
 
 DIGITS: Final = re.compile(r"\d+")
 DEFAULT_PAGE: Final = 60
+MAX_IDS_TO_DELETE: Final = 60
 
 
 @operation
@@ -52,7 +53,13 @@ def get_open_id_token_for_developer_identity(call: Call) -> dict[str, Any]:
 
 @operation
 def lookup_developer_identity(call: Call) -> dict[str, Any]:
-    """LookupDeveloperIdentity: an identity and its developer user identifiers, paginated."""
+    """LookupDeveloperIdentity: an identity and its developer user identifiers, paginated.
+
+    Where the reference is silent: an identifier linked to no identity of the pool, and an
+    identity with no developer identifier, answer ResourceNotFoundException (as the service
+    does for an identity it cannot find); a missing `MaxResults` pages by 60, the most it
+    allows; `NextToken` is the offset into the list, opaque to callers.
+    """
     pool_id = v.identity_id(call.params, "IdentityPoolId")
     identity_id = v.optional_str(call.params, "IdentityId", 55, v.ID_PATTERN)
     identifier = v.optional_str(call.params, "DeveloperUserIdentifier", 1024)
@@ -75,6 +82,23 @@ def lookup_developer_identity(call: Call) -> dict[str, Any]:
     if start + page < len(identifiers):
         result["NextToken"] = str(start + page)
     return result
+
+
+@operation
+def delete_identities(call: Call) -> dict[str, Any]:
+    """DeleteIdentities: 1-60 identities gone; the ones left, with why, in UnprocessedIdentityIds.
+
+    The reference is silent on an identity that does not exist: the stack deletes nothing for it
+    and reports nothing (its error list has no ResourceNotFoundException, and a repeated delete
+    must be harmless). Ids are not tied to a pool, as in the request syntax.
+    """
+    ids = v.id_list(call.params, "IdentityIdsToDelete", MAX_IDS_TO_DELETE)
+    left = STORE.delete(ids, call.faults.unprocessed_identities, call.ledger)
+    return {
+        "UnprocessedIdentityIds": [
+            {"IdentityId": identity_id, "ErrorCode": code} for identity_id, code in left
+        ]
+    }
 
 
 @operation

@@ -20,6 +20,7 @@ from consumer.local import operations as ops
 from consumer.local.cognito_call import Call, MotoMethod, guarded
 
 ADDED: Final[dict[str, MotoMethod]] = {
+    "delete_identities": ops.delete_identities,
     "describe_identity": ops.describe_identity,
     "lookup_developer_identity": ops.lookup_developer_identity,
     "unlink_developer_identity": ops.unlink_developer_identity,

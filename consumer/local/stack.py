@@ -1,4 +1,5 @@
-"""The embedded local AWS stack: SQS, DynamoDB, CloudFormation and Cognito Identity on one port.
+"""The embedded local AWS stack: SQS, DynamoDB, CloudFormation, EventBridge and Cognito Identity
+on one port.
 
     with LocalStack() as stack:
         os.environ.update(stack.env())   # every client now talks to the stack
@@ -179,6 +180,7 @@ class LocalStack:
             "AWS_ENDPOINT_URL_DYNAMODB": url,
             "AWS_ENDPOINT_URL_COGNITO_IDENTITY": url,
             "AWS_ENDPOINT_URL_CLOUDFORMATION": url,
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": url,  # a rule delivers to the stack's own queues
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_ACCESS_KEY_ID": "testing",

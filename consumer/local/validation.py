@@ -95,6 +95,20 @@ def name_list(params: Mapping[str, Any], field: str) -> list[str]:
     return [_check_string(item, f"{field}.member", 128, None) for item in value]
 
 
+def id_list(params: Mapping[str, Any], field: str, max_items: int) -> list[str]:
+    """A required list of 1 to ``max_items`` REGION:GUID identifiers."""
+    value = params.get(field)
+    if value is None:
+        raise _invalid(field, "Member must not be null")
+    if not isinstance(value, list):
+        raise _invalid(field, "Member must be a list")
+    if not 1 <= len(value) <= max_items:
+        raise _invalid(
+            field, f"Member must have length greater than or equal to 1 and at most {max_items}"
+        )
+    return [_check_string(item, f"{field}.member", 55, ID_PATTERN) for item in value]
+
+
 def optional_int(params: Mapping[str, Any], field: str, low: int, high: int) -> int | None:
     """An optional integer within [low, high]."""
     value = params.get(field)

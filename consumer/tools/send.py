@@ -38,10 +38,12 @@ SKELETONS: dict[str, dict[str, Any]] = {
         "DeveloperUserIdentifier": "",
     },
     "unlink-identity": {"IdentityId": "", "Logins": {"KeyName": ""}, "LoginsToRemove": [""]},
+    "delete-identities": {"IdentityIdsToDelete": [""]},
 }
 ACTION_OF = {
     "unlink-developer-identity": "UnlinkDeveloperIdentity",
     "unlink-identity": "UnlinkIdentity",
+    "delete-identities": "DeleteIdentities",
 }
 
 # The flag that sets each field, for error messages about a command built from flags.
@@ -52,6 +54,7 @@ FLAG_OF = {
     "DeveloperUserIdentifier": "--developer-user-identifier",
     "Logins": "--logins",
     "LoginsToRemove": "--logins-to-remove",
+    "IdentityIdsToDelete": "--identity-ids-to-delete",
     "command_id": "--command-id",
 }
 
@@ -91,12 +94,16 @@ def add_parser(sub: Any) -> None:
     ops = send.add_subparsers(dest="operation")
     for name in SKELETONS:
         op = ops.add_parser(name)
-        op.add_argument("--identity-id")
+        if name == "delete-identities":
+            op.add_argument("--identity-ids-to-delete", nargs="+", help="1 to 60 identity ids")
+        else:
+            # Without it, unlink-developer-identity names the user: the worker finds the identity.
+            op.add_argument("--identity-id")
         if name == "unlink-developer-identity":
             op.add_argument("--identity-pool-id")
             op.add_argument("--developer-provider-name")
             op.add_argument("--developer-user-identifier")
-        else:
+        elif name == "unlink-identity":
             op.add_argument("--logins", help='JSON, or shorthand "provider=token,..."')
             op.add_argument("--logins-to-remove", nargs="+")
         op.add_argument("--command-id")
@@ -151,8 +158,13 @@ def _cli_input(value: str) -> dict[str, Any]:
 def command_from_flags(args: argparse.Namespace) -> dict[str, Any]:
     """The command object: --cli-input-json first, flags on top (as the AWS CLI does)."""
     request: dict[str, Any] = _cli_input(args.cli_input_json) if args.cli_input_json else {}
-    flags: dict[str, Any] = {"IdentityId": args.identity_id, "command_id": args.command_id}
-    if args.operation == "unlink-developer-identity":
+    flags: dict[str, Any] = {
+        "IdentityId": getattr(args, "identity_id", None),
+        "command_id": args.command_id,
+    }
+    if args.operation == "delete-identities":
+        flags["IdentityIdsToDelete"] = args.identity_ids_to_delete
+    elif args.operation == "unlink-developer-identity":
         flags |= {
             "IdentityPoolId": args.identity_pool_id,
             "DeveloperProviderName": args.developer_provider_name,

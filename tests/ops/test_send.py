@@ -92,7 +92,7 @@ def file_with_bad_lines() -> tuple[list[str], dict[int, str]]:
         json.dumps(developer(IdentityId="not-an-identity-SECRETISH")),  # 17
         json.dumps(event),  # 18
     ]
-    bad = {3: "not JSON", 5: "IdentityId", 17: "IdentityId"}
+    bad = {3: "not JSON", 5: "IdentityPoolId", 17: "IdentityId"}  # 5: IdentityId is optional
     return lines, bad
 
 
@@ -217,6 +217,41 @@ def test_unlink_developer_identity_from_flags(
     assert json.loads(body) == command
 
 
+def test_delete_identities_and_an_unlink_by_user_from_flags(
+    stack: LocalStack, queue_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = [identity(), identity()]
+    by_user = {k: v for k, v in developer().items() if k != "IdentityId"}
+
+    deleted = consumer_cli.main(
+        ["send", "--queue-url", queue_url, "delete-identities", "--identity-ids-to-delete", *ids]
+    )
+    unlinked = consumer_cli.main(
+        [
+            "send",
+            "--queue-url",
+            queue_url,
+            "unlink-developer-identity",
+            "--identity-pool-id",
+            by_user["IdentityPoolId"],
+            "--developer-provider-name",
+            by_user["DeveloperProviderName"],
+            "--developer-user-identifier",
+            by_user["DeveloperUserIdentifier"],
+        ]
+    )
+    too_many = consumer_cli.main(
+        ["send", "--queue-url", queue_url, "delete-identities", "--identity-ids-to-delete"]
+        + [identity() for _ in range(61)]
+    )
+
+    assert (deleted, unlinked, too_many) == (0, 0, 2)
+    assert "--identity-ids-to-delete (IdentityIdsToDelete)" in capsys.readouterr().err
+    sent = sorted((json.loads(b) for b in bodies_on(stack, queue_url)), key=json.dumps)
+    expected = [{"action": "DeleteIdentities", "IdentityIdsToDelete": ids}, by_user]
+    assert sent == sorted(expected, key=json.dumps)
+
+
 def test_unlink_identity_from_flags_with_login_shorthand(stack: LocalStack, queue_url: str) -> None:
     identity_id = identity()
 
@@ -289,7 +324,9 @@ def test_cli_input_json_as_a_string_and_as_a_file_with_flags_on_top(
     assert sent == sorted(expected, key=json.dumps)
 
 
-@pytest.mark.parametrize("operation", ["unlink-developer-identity", "unlink-identity"])
+@pytest.mark.parametrize(
+    "operation", ["unlink-developer-identity", "unlink-identity", "delete-identities"]
+)
 def test_generate_cli_skeleton_input_and_output(
     operation: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

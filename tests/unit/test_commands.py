@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.core.commands import UnlinkDeveloperIdentity, UnlinkIdentity, command_to_body
+from consumer.core.commands import (
+    UnlinkDeveloperIdentity,
+    UnlinkDeveloperUser,
+    UnlinkIdentity,
+    command_to_body,
+)
 from consumer.core.envelopes import decode
 from consumer.core.errors import MalformedCommand
 
@@ -79,7 +84,7 @@ def test_round_trip_through_the_body() -> None:
         (federated(LoginsToRemove=["a" * 129]), "LoginsToRemove"),
         (federated(LoginsToRemove="accounts.google.com"), "LoginsToRemove"),
         ({k: v for k, v in federated().items() if k != "LoginsToRemove"}, "LoginsToRemove"),
-        (developer(action="DeleteIdentities"), "action"),
+        (developer(action="DeleteIdentity"), "action"),
         ({k: v for k, v in developer().items() if k != "action"}, "action"),
         (developer(command_id=""), "command_id"),
     ],
@@ -189,7 +194,9 @@ def test_identity_ids_outside_the_pattern_are_rejected(value: str) -> None:
 
     valid = re.fullmatch(r"[A-Za-z0-9_-]+:[0-9a-f-]+", value) is not None and len(value) <= 55
     if valid:
-        assert decode(json.dumps(developer(IdentityId=value))).IdentityId == value
+        command = decode(json.dumps(developer(IdentityId=value)))
+        assert isinstance(command, UnlinkDeveloperIdentity)
+        assert command.IdentityId == value
     else:
         with pytest.raises(MalformedCommand, match="IdentityId"):
             decode(json.dumps(developer(IdentityId=value)))
@@ -205,3 +212,53 @@ def test_arbitrary_json_never_escapes_as_anything_but_malformed(payload: object)
     with pytest.raises(MalformedCommand) as caught:
         decode(json.dumps(payload))
     assert caught.value.detail
+
+
+def by_user(**overrides: Any) -> dict[str, Any]:
+    body = developer(**overrides)
+    body.pop("IdentityId")
+    return body
+
+
+def test_an_unlink_without_identity_id_names_the_user() -> None:
+    command = decode(json.dumps(by_user()))
+    assert isinstance(command, UnlinkDeveloperUser)
+    assert command.api_request() == {
+        "IdentityPoolId": POOL,
+        "DeveloperProviderName": "login.example.com",
+        "DeveloperUserIdentifier": "user-42",
+    }
+    assert decode(command_to_body(command)) == command
+
+
+def test_the_key_of_a_command_naming_the_user_is_its_effect() -> None:
+    one = decode(json.dumps(by_user()))
+    assert decode(json.dumps(by_user())).idempotency_key() == one.idempotency_key()
+    for other in (
+        by_user(DeveloperUserIdentifier="user-43"),
+        by_user(IdentityPoolId="us-east-1:0000"),
+        by_user(DeveloperProviderName="login.other.example"),
+        developer(),
+    ):
+        assert decode(json.dumps(other)).idempotency_key() != one.idempotency_key()
+
+
+def test_errors_of_a_command_naming_the_user_name_the_action_and_field() -> None:
+    with pytest.raises(MalformedCommand) as caught:
+        decode(json.dumps(by_user(DeveloperUserIdentifier="")))
+    assert str(caught.value).startswith("UnlinkDeveloperIdentity.DeveloperUserIdentifier:")
+    with pytest.raises(MalformedCommand, match="IdentityId"):
+        decode(json.dumps(developer(IdentityId=None)))
+    with pytest.raises(MalformedCommand, match="Logins"):
+        decode(json.dumps(by_user(Logins={"a": "b"})))
+
+
+def test_delete_identities_takes_one_to_sixty_ids_keyed_by_the_set() -> None:
+    ids = [f"us-east-1:{n:04x}" for n in range(61)]
+    one = decode(json.dumps({"action": "DeleteIdentities", "IdentityIdsToDelete": ids[:3]}))
+    again = {"action": "DeleteIdentities", "IdentityIdsToDelete": [ids[2], ids[0], ids[1], ids[0]]}
+    assert decode(json.dumps(again)).idempotency_key() == one.idempotency_key()
+    assert decode(command_to_body(one)) == one
+    for bad in ([], ids, ["not-an-id"]):
+        with pytest.raises(MalformedCommand, match="IdentityIdsToDelete"):
+            decode(json.dumps({"action": "DeleteIdentities", "IdentityIdsToDelete": bad}))

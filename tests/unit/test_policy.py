@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.core import errors
-from consumer.core.outcomes import Attempts, DeadLetter, Retry
+from consumer.core.outcomes import Ack, Attempts, DeadLetter, Retry
 from consumer.core.policy import Backoff, RetryPolicy
 
 PERMANENT_CASES = [
@@ -32,6 +32,13 @@ def test_permanent_errors_dead_letter_at_once(
 ) -> None:
     outcome = policy().decide(error, before)
     assert outcome == DeadLetter(reason=reason, detail="x", attempts=before)
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_a_user_linked_to_nothing_is_acknowledged_never_dead_lettered(own: bool) -> None:
+    old = 4 * 24 * 3600.0  # past max_age: an acknowledgement is no retry, so age cannot matter
+    outcome = policy().decide(errors.NotLinked("x"), Attempts(failures=7), own=own, age_seconds=old)
+    assert outcome == Ack("not_linked")
 
 
 @pytest.mark.parametrize("error", FAILURE_CASES)
