@@ -23,7 +23,7 @@ from consumer.aws.fleetrate import LocalLaw
 from consumer.aws.idempotency import MemoryStore
 from consumer.aws.quota import QuotaLimiter
 from consumer.aws.ratelimit import AdaptiveRateLimiter, AimdConfig, RateLimiter
-from consumer.aws.sqs import SqsQueue, resolve_dlq_url
+from consumer.aws.sqs import SqsQueue, redrive_max_receives, resolve_dlq_url
 from consumer.core.breaker import BreakerConfig, HealthGate
 from consumer.core.clock import Clock, SystemClock
 from consumer.core.errors import ConfigurationError
@@ -31,6 +31,7 @@ from consumer.core.observer import Observer, Pseudonyms
 from consumer.core.policy import Backoff, RetryPolicy
 from consumer.core.ports import IdempotencyStore
 from consumer.core.processor import Processor
+from consumer.core.receive_budget import ReceiveBudget
 from consumer.core.router import Router
 from consumer.core.tracecontext import NO_TRACER, CommandTracer
 from consumer.core.worker import Worker, WorkerConfig, WorkerStats
@@ -202,7 +203,7 @@ async def build_worker(
     worker = Worker(
         queue,
         processor,
-        Router(queue),
+        Router(queue, await _fifo_receives(settings, clients, queue), clock),
         config,
         clock,
         observer,
@@ -211,6 +212,16 @@ async def build_worker(
         gate=gate,
     )
     return worker, limiter
+
+
+async def _fifo_receives(
+    settings: Settings, clients: Clients, queue: SqsQueue
+) -> ReceiveBudget | None:
+    """On a FIFO queue, the receives a message has before SQS's redrive takes it."""
+    if not queue.is_fifo:
+        return None
+    most = await redrive_max_receives(clients.sqs, settings.queue_url)
+    return ReceiveBudget(most, settings.max_command_age_seconds) if most else None
 
 
 async def _dlq_from_redrive_policy(clients: Clients, settings: Settings) -> str | None:

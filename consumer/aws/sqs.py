@@ -205,6 +205,19 @@ class SqsQueue:
             await batcher.flush()
 
 
+async def redrive_max_receives(client: SQSClient, queue_url: str) -> int | None:
+    """The queue's RedrivePolicy `maxReceiveCount`; None without one, or when it cannot be read
+    (then nothing is stretched: the worker behaves as it would without a redrive policy)."""
+    try:
+        response = await client.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["RedrivePolicy"]
+        )
+        policy = response.get("Attributes", {}).get("RedrivePolicy")
+        return int(json.loads(policy)["maxReceiveCount"]) if policy else None
+    except Exception:  # the worker runs without it; the queue's own errors surface elsewhere
+        return None
+
+
 async def resolve_dlq_url(client: SQSClient, queue_url: str) -> str | None:
     """The DLQ named by the queue's RedrivePolicy, when there is one."""
     response = await client.get_queue_attributes(

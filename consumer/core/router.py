@@ -13,8 +13,10 @@ from __future__ import annotations
 import structlog
 
 from consumer.core import attributes
+from consumer.core.clock import Clock, SystemClock
 from consumer.core.messages import Message, MessageQueue
 from consumer.core.outcomes import Ack, DeadLetter, Outcome, Release, Retry
+from consumer.core.receive_budget import ReceiveBudget
 
 log = structlog.get_logger("consumer.core.router")
 
@@ -22,11 +24,25 @@ log = structlog.get_logger("consumer.core.router")
 class Router:
     """Applies outcomes to one queue and its DLQ."""
 
-    def __init__(self, queue: MessageQueue) -> None:
+    def __init__(
+        self,
+        queue: MessageQueue,
+        receives: ReceiveBudget | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._queue = queue
+        # FIFO only: hides stretched so SQS's redrive never takes a live command (receive_budget).
+        self._receives = receives if queue.is_fifo else None
+        self._clock = clock or SystemClock()
 
     def __repr__(self) -> str:
-        return f"Router({self._queue!r})"
+        return f"Router({self._queue!r}, {self._receives!r})"
+
+    def _hide(self, message: Message, delay: int) -> int:
+        if self._receives is None:
+            return delay
+        age = self._clock.time() - message.sent_timestamp_ms / 1000
+        return self._receives.hide_seconds(delay, message.receive_count, age)
 
     async def apply(self, message: Message, outcome: Outcome) -> None:
         match outcome:
@@ -45,12 +61,12 @@ class Router:
                 if kept is None:
                     # FIFO (re-sending would reorder the group) or a body too large for the
                     # copy's attributes: keep the message and hide it instead.
-                    await self._queue.change_visibility(message, delay)
+                    await self._queue.change_visibility(message, self._hide(message, delay))
                     return
                 await self._queue.send(message.body, kept, delay=delay, like=message)
                 await self._queue.delete(message)
             case Release(delay_seconds=delay):
-                await self._queue.change_visibility(message, delay)
+                await self._queue.change_visibility(message, self._hide(message, delay))
 
     async def _retry_copy(self, message: Message, retry: Retry) -> dict[str, str] | None:
         """The retry copy's attributes, or None when the retry must keep the message."""

@@ -170,6 +170,7 @@ def test_worker_policy_grants_exactly_the_worker_actions(
             "cognito-identity:DescribeIdentity",
             "cognito-identity:DescribeIdentityPool",
             "cognito-identity:LookupDeveloperIdentity",
+            "cognito-identity:DeleteIdentities",
         },
     }
 
