@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
         "--scenario",
         action="append",
         choices=[*ORDER, *PAIRED, *LONG, "all"],
-        help="repeatable; default all (the long outage, brownout and soak runs only by name)",
+        help="repeatable; default all (fair and the long outage, brownout, soak and fleet runs "
+        "only by name)",
     )
     add("-n", "--n", type=int, help="commands per load scenario")
     add("--workers", type=int, help="worker processes")
@@ -97,8 +98,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _scenarios(args: argparse.Namespace) -> list[str]:
     chosen = args.scenario or ["all"]
-    short = [*ORDER, *PAIRED] if "all" in chosen else [s for s in (*ORDER, *PAIRED) if s in chosen]
-    return short + [s for s in LONG if s in chosen]
+    short = list(ORDER) if "all" in chosen else [s for s in ORDER if s in chosen]
+    return short + [s for s in (*PAIRED, *LONG) if s in chosen]
 
 
 def _configure(name: str, args: argparse.Namespace) -> Scenario:

@@ -93,7 +93,7 @@ DEFAULTS: Final = {
 ORDER: Final = ("latency", "quota", "mixed", "idle")
 # Long runs (bench.outage, bench.soak, bench.fleet): only when named, never part of "all".
 LONG: Final = ("outage", "brownout", "soak", "fleet")
-# Runs of their own that `all` includes (bench.fair: two load runs side by side).
+# Runs of their own, only when named (bench.fair: two load runs side by side).
 PAIRED: Final = ("fair",)
 
 

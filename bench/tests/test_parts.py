@@ -207,3 +207,25 @@ def test_a_ceiling_leaves_out_the_seconds_without_the_feeder() -> None:
     run.ledger = ledger([(*e, at) for e, at in zip(effects, applied_at, strict=True)], {})
     assert figures(run)["sustained_per_s"] > 15.0  # the whole middle: mostly the quick part
     assert fed_sustained(run) == pytest.approx(10.0)
+
+
+def test_the_fair_run_has_one_noisy_tenant_and_nine_quiet_ones() -> None:
+    from collections import Counter
+
+    from bench.tenants import tenants
+
+    counts = Counter(tenants(1000))
+    assert len(counts) == 10
+    assert 0.65 < counts["tenant-0"] / 1000 < 0.75
+
+
+def test_the_fair_figures_compare_the_two_runs_and_need_both_correct() -> None:
+    from bench.fair import fair_figures
+
+    plain = {"commands_per_s": 40.0, "correct": True, "n": 1000}
+    grouped = {"commands_per_s": 35.0, "correct": True, "n": 1000}
+    result = fair_figures(plain, grouped)
+    assert result["grouped_to_plain"] == 0.875
+    assert not result["own_targets"]["fair_speed"]["met"]  # more than 10% slower
+    assert result["correct"]
+    assert not fair_figures(plain, {**grouped, "correct": False})["correct"]
