@@ -34,6 +34,7 @@ from consumer.core.processor import Processor
 from consumer.core.receive_budget import ReceiveBudget
 from consumer.core.router import Router
 from consumer.core.tracecontext import NO_TRACER, CommandTracer
+from consumer.core.visibility import lock_seconds
 from consumer.core.worker import Worker, WorkerConfig, WorkerStats
 from consumer.observe.metrics import Health, PrometheusObserver, make_app, serve
 from consumer.settings import Settings, unknown_variables
@@ -173,13 +174,11 @@ async def build_worker(
     )
     store = build_store(settings, clients, clock)
     gate = build_gate(settings, clock)
-    # A claim outlives the message's visibility a little so a live command keeps its lock.
-    lock_seconds = settings.visibility_timeout_seconds + settings.call_timeout_seconds
     processor = Processor(
         executor,
         store,
         policy,
-        lock_seconds,
+        lock_seconds(settings.visibility_timeout_seconds),
         fifo=queue.is_fifo,
         gate=gate,
         clock=clock,

@@ -82,8 +82,14 @@ class Settings(BaseSettings):
     )
     concurrency: int = Field(default=32, ge=1, le=1000, description="Commands in flight.")
     wait_time_seconds: int = Field(default=20, ge=0, le=20, description="SQS long-poll wait.")
+    # Short and extended while its command runs: a dead worker's commands are taken over about
+    # this long after its death (its claim locks last as long, and a 2 s margin).
     visibility_timeout_seconds: int = Field(
-        default=60, ge=5, le=43200, description="How long a received message stays hidden."
+        default=30,
+        ge=5,
+        le=43200,
+        description="How long a received message stays hidden; extended while its command "
+        "runs, so a dead worker's commands are taken over about this long after its death.",
     )
     max_attempts: int = Field(default=8, ge=1, le=1000, description="Failure budget.")
     max_throttle_attempts: int = Field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import structlog
@@ -35,9 +35,6 @@ from consumer.core.ports import (
 from consumer.core.tracecontext import NO_TRACER, CommandTracer
 
 log = structlog.get_logger("consumer.core.processor")
-
-
-RENEWALS_PER_LOCK = 3  # the lock is renewed this often per lock period while a command runs
 
 
 def own_attempts(carried: attributes.Carried, history: History) -> Attempts:
@@ -77,6 +74,8 @@ class Processor:
         self._gate = gate
         self._clock = clock or SystemClock()
         self._tracer = tracer
+        # The claims this worker holds, by the receipt handle of the message that runs them.
+        self._held: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"Processor({self._executor!r}, {self._store!r}, {self._policy!r})"
@@ -151,7 +150,7 @@ class Processor:
         attempts = own_attempts(carried, history)
         send = _Send(self._clock, on_started)
         try:
-            async with self._renewed(key):
+            with self._holding(message, key):
                 ack = await self._attempt(command, history, send)
         except errors.UnlinkError as exc:
             if not await self._still_ours(key):
@@ -194,26 +193,31 @@ class Processor:
         except errors.UnlinkError:
             return True
 
-    @contextlib.asynccontextmanager
-    async def _renewed(self, key: str) -> AsyncIterator[None]:
-        """Keeps the claim's lock alive while the command runs (a long wait for the limiter
-        included), so no duplicate can take it over as stale and run the same command beside it."""
-        renewal = asyncio.create_task(self._renew(key))
+    async def renew(self, message: Message) -> None:
+        """Renews the lock of the claim ``message``'s command holds, if it holds one.
+
+        The visibility keeper calls this for each message it extends, so a lock lives as long as
+        its message stays hidden and goes stale soon after its worker dies. A store that cannot
+        answer raises `UnlinkError`, and the keeper tries again on its next pass.
+        """
+        key = self._held.get(message.receipt_handle)
+        if key is None:
+            return
+        # Taken over (this worker froze past its lock): a failed call finds out through
+        # `_still_ours`; a command that finished meanwhile was popped already and says nothing.
+        lost = not await self._store.renew(key, self._lock_seconds)
+        if lost and self._held.pop(message.receipt_handle, None) is not None:
+            log.warning("claim_lost", message_id=message.message_id)
+
+    @contextlib.contextmanager
+    def _holding(self, message: Message, key: str) -> Iterator[None]:
+        """Marks the claim as held while the command runs (a long wait for the limiter
+        included), so `renew` keeps its lock alive and no duplicate takes it over as stale."""
+        self._held[message.receipt_handle] = key
         try:
             yield
         finally:
-            renewal.cancel()
-
-    async def _renew(self, key: str) -> None:
-        # Real time: the lock expires in real time at the store.
-        while True:
-            await asyncio.sleep(self._lock_seconds / RENEWALS_PER_LOCK)
-            try:
-                if not await self._store.renew(key, self._lock_seconds):
-                    log.warning("claim_lost")
-                    return
-            except errors.UnlinkError as exc:
-                log.warning("claim_renewal_failed", error=exc.code)
+            self._held.pop(message.receipt_handle, None)
 
     async def _attempt(self, command: Command, history: History, send: _Send) -> Ack:
         try:

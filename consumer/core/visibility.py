@@ -10,7 +10,15 @@ A message that is handed back (visibility 0, or a FIFO retry's delay) must stop 
 the extension would re-hide a message just given to another worker. `hand_back` does both.
 
 ``renew`` is an optional hook called for each message the keeper extends, so whatever else has to
-stay alive as long as the message is hidden (a claim lock, say) is renewed on the same beat.
+stay alive as long as the message is hidden (its command's claim lock) is renewed on the same
+beat, in the same pass: one periodic pass for every message in flight, not a task per message. A
+renewal that fails is tried again on every pass until one lands.
+
+The claim lock (`lock_seconds`) outlives the visibility by a little: the message and the lock are
+renewed together, so a copy that reappears while its worker lives (an extension that failed)
+still finds the lock held; yet when a worker dies, its lock is stale when a copy deferred by it
+comes back (the first deferral is longer than the margin), so the command is taken over about one
+visibility timeout after the death.
 """
 
 from __future__ import annotations
@@ -28,12 +36,22 @@ log = structlog.get_logger("consumer.core.visibility")
 
 Renew = Callable[[Message], Awaitable[None]]
 
+# Clock skew between hosts and the renewal's round trip; shorter than the first deferral of a copy
+# that met the lock (at least half the backoff base, 2.5 s at the defaults).
+LOCK_MARGIN_SECONDS = 2.0
+
+
+def lock_seconds(visibility_seconds: int) -> float:
+    """How long a claim's lock lasts from each renewal (see the module docstring)."""
+    return visibility_seconds + LOCK_MARGIN_SECONDS
+
 
 @dataclass(slots=True)
 class _Kept:
     message: Message
     visible_until: float
     extending: asyncio.Future[None] | None = None
+    renewal_owed: bool = False  # the last renewal failed: try again on the next pass
 
 
 class VisibilityKeeper:
@@ -100,9 +118,18 @@ class VisibilityKeeper:
         if failed:
             log.warning("visibility_extension_failed", count=failed)
         if self._renew is not None:
+            handles = {k.message.receipt_handle for k in due}
+            owed = [
+                k
+                for k in self._kept.values()
+                if k.renewal_owed and k.message.receipt_handle not in handles
+            ]
+            renewing = due + owed
             renewed = await asyncio.gather(
-                *(self._renew(k.message) for k in due), return_exceptions=True
+                *(self._renew(k.message) for k in renewing), return_exceptions=True
             )
+            for kept, result in zip(renewing, renewed, strict=True):
+                kept.renewal_owed = isinstance(result, BaseException)
             lost = sum(1 for r in renewed if isinstance(r, BaseException))
             if lost:
                 log.warning("renewal_failed", count=lost)

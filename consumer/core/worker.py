@@ -42,7 +42,7 @@ from consumer.core.receive_backoff import ReceiveBackoff
 from consumer.core.reporting import Reporter, WorkerStats
 from consumer.core.router import Router
 from consumer.core.sequencing import GroupSequencer, Turn
-from consumer.core.visibility import Renew, VisibilityKeeper
+from consumer.core.visibility import VisibilityKeeper
 
 __all__ = ["Worker", "WorkerConfig", "WorkerStats"]
 
@@ -87,7 +87,6 @@ class Worker:
         clock: Clock,
         observer: Observer | None = None,
         capacity: Callable[[], int] | None = None,
-        renew: Renew | None = None,
         pseudonym: Callable[[str], str] | None = None,
         gate: HealthGate | None = None,
     ) -> None:
@@ -100,7 +99,10 @@ class Worker:
         self.gate = gate  # a dependency down for everyone pauses receiving (breaker.py)
         self._report = Reporter(observer, pseudonym, fifo=queue.is_fifo)
         self._sequencer = GroupSequencer()
-        self._keeper = VisibilityKeeper(queue, clock, config.visibility_timeout_seconds, renew)
+        # Claim locks are renewed on the keeper's pass, with the messages they belong to.
+        self._keeper = VisibilityKeeper(
+            queue, clock, config.visibility_timeout_seconds, processor.renew
+        )
         self._backoff = ReceiveBackoff(
             clock, config.receive_backoff_max_seconds, config.outage_log_interval_seconds
         )

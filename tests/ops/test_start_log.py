@@ -42,7 +42,7 @@ async def test_start_line_lists_effective_settings_without_secrets(
     assert effective["max_attempts"] == 5
     assert effective["wait_time_seconds"] == 1
     assert effective["region"] == "us-east-1"
-    assert effective["visibility_timeout_seconds"] == 60  # defaults are listed too
+    assert effective["visibility_timeout_seconds"] == 30  # defaults are listed too
     assert set(effective) == set(Settings.model_fields)
     assert "limiter" in first
     everything = repr(logs)

@@ -17,11 +17,11 @@ from structlog.testing import capture_logs
 
 from consumer.aws.idempotency import MemoryStore
 from consumer.core import errors
-from consumer.core.messages import Message
 from consumer.core.observer import NullObserver
 from consumer.core.policy import Backoff, RetryPolicy
 from consumer.core.processor import Processor
 from consumer.core.router import Router
+from consumer.core.visibility import lock_seconds
 from consumer.core.worker import Worker, WorkerConfig, WorkerStats
 from tests.unit.worker_fakes import MemoryQueue, Plan, TimedExecutor, VirtualClock, body_for
 
@@ -38,19 +38,37 @@ class Recorder(NullObserver):
         self.receive_failures += 1
 
 
+class RenewalStore(MemoryStore):
+    """The in-memory store, noting when each renewal was asked for; ``failing`` of them raise."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__(clock, 3600)
+        self._at = clock
+        self.renewed_at: list[float] = []
+        self.failing = 0
+
+    async def renew(self, key: str, lock_seconds: float) -> bool:
+        self.renewed_at.append(self._at.monotonic() - 1_000.0)
+        if self.failing:
+            self.failing -= 1
+            raise errors.StoreUnavailable("ServiceUnavailable")
+        return await super().renew(key, lock_seconds)
+
+
 class Rig:
     """One worker over one in-memory queue, on one virtual clock."""
 
-    def __init__(self, *, fifo: bool = False, renew: Any = None, **config: Any) -> None:
+    def __init__(self, *, fifo: bool = False, **config: Any) -> None:
         self.clock = VirtualClock()
         self.queue = MemoryQueue(self.clock, fifo=fifo)
         self.executor = TimedExecutor(self.clock)
         self.observer = Recorder()
         policy = RetryPolicy(backoff=Backoff(1, 1, rng=random.Random(1)))
-        store = MemoryStore(self.clock, 3600)
-        processor = Processor(self.executor, store, policy, 90, fifo=fifo)
+        self.store = RenewalStore(self.clock)
         settings = {"wait_time_seconds": 20, "visibility_timeout_seconds": 60, **config}
         self.config = WorkerConfig(**settings)
+        lock = lock_seconds(self.config.visibility_timeout_seconds)
+        processor = Processor(self.executor, self.store, policy, lock, fifo=fifo)
         self.worker = Worker(
             self.queue,
             processor,
@@ -58,7 +76,6 @@ class Rig:
             self.config,
             self.clock,
             self.observer,
-            renew=renew,
         )
         self.task: asyncio.Task[WorkerStats] | None = None
 
@@ -310,13 +327,8 @@ async def test_a_drain_while_a_group_waits_finishes_the_head_and_gives_back_the_
 # -- visibility -------------------------------------------------------------------------------
 
 
-async def test_a_long_command_stays_hidden_and_each_extension_renews() -> None:
-    renewed: list[str] = []
-
-    async def renew(message: Message) -> None:
-        renewed.append(message.message_id)
-
-    rig = Rig(renew=renew)
+async def test_a_long_command_stays_hidden_and_each_extension_renews_its_lock() -> None:
+    rig = Rig()
     slow = rig.put("slow", Plan(seconds=190))
     stats = await rig.run_until_idle()
     assert stats.outcomes == {"applied": 1}
@@ -324,7 +336,22 @@ async def test_a_long_command_stays_hidden_and_each_extension_renews() -> None:
     assert rig.queue.deleted == [slow]
     extended_at = [t - 1_000.0 for mid, s, t in rig.queue.visibility if mid == slow and s == 60]
     assert extended_at == [40.0, 80.0, 120.0, 160.0]
-    assert renewed == [slow] * 4
+    # One pass renews the message and its command's lock together.
+    assert rig.store.renewed_at == extended_at
+
+
+async def test_a_renewal_that_fails_is_tried_again_on_the_next_pass() -> None:
+    rig = Rig()
+    rig.store.failing = 1  # the store does not answer the first renewal
+    slow = rig.put("slow", Plan(seconds=100))
+    with capture_logs() as logs:
+        stats = await rig.run_until_idle()
+    assert stats.outcomes == {"applied": 1}
+    assert rig.queue.deleted == [slow]
+    # The keeper looks every 10 s: the failed renewal at 40 is repeated at 50, then on the beat.
+    assert rig.store.renewed_at == [40.0, 50.0, 80.0]
+    assert [e["count"] for e in logs if e["event"] == "renewal_failed"] == [1]
+    assert not [e for e in logs if e["event"] == "claim_lost"]
 
 
 async def test_a_message_handed_back_is_never_extended_again() -> None:
