@@ -16,25 +16,25 @@ import structlog
 from consumer.aws.clients import Clients, open_clients
 from consumer.aws.cognito import CognitoExecutor
 from consumer.aws.dynamo_store import DynamoStore
-from consumer.aws.fleet import FleetMember, FleetTiming
-from consumer.aws.fleet_coordinator import FleetCoordinator
 from consumer.aws.fleet_table import DynamoFleetTable
-from consumer.aws.fleetrate import LocalLaw
 from consumer.aws.idempotency import MemoryStore
-from consumer.aws.quota import QuotaLimiter
-from consumer.aws.ratelimit import AdaptiveRateLimiter, AimdConfig, RateLimiter
 from consumer.aws.sqs import SqsQueue, resolve_dlq_url
 from consumer.core.breaker import BreakerConfig, HealthGate
 from consumer.core.clock import Clock, SystemClock
 from consumer.core.errors import ConfigurationError
 from consumer.core.observer import Observer, Pseudonyms
 from consumer.core.policy import Backoff, RetryPolicy
-from consumer.core.ports import IdempotencyStore
+from consumer.core.ports import IdempotencyStore, RateLimiter
 from consumer.core.processor import Processor
 from consumer.core.router import Router
 from consumer.core.tracecontext import NO_TRACER, CommandTracer
 from consumer.core.worker import Worker, WorkerConfig, WorkerStats
 from consumer.observe.metrics import Health, PrometheusObserver, make_app, serve
+from consumer.rate.aimd import AdaptiveRateLimiter, AimdConfig
+from consumer.rate.coordinator import FleetCoordinator
+from consumer.rate.laws import LocalLaw
+from consumer.rate.limiter import QuotaLimiter
+from consumer.rate.member import FleetMember, FleetTiming
 from consumer.settings import Settings
 
 log = structlog.get_logger("consumer.app")

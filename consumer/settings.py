@@ -7,9 +7,9 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consumer.aws.ratelimit import AimdConfig
 from consumer.core.errors import ConfigurationError
 from consumer.core.policy import SQS_MAX_DELAY_SECONDS
+from consumer.rate.aimd import AimdConfig
 
 # The limiter's own defaults, so the settings below cannot drift from them.
 _AIMD = AimdConfig()

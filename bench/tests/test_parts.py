@@ -14,9 +14,9 @@ from bench.procs import Usage
 from bench.results import correctness, fed_sustained, figures, percentile
 from bench.scenarios import Run
 from bench.workload import APPLIED, CONFLICT, MALFORMED, NOT_FOUND, Mix, build
-from consumer.aws.ratelimit import AimdConfig
 from consumer.local.ledger import LedgerSnapshot
 from consumer.local.seeded import DeveloperIdentity, FederatedIdentity, Seeded, SeededPool
+from consumer.rate.aimd import AimdConfig
 from consumer.settings import Settings
 
 POOL = SeededPool("us-east-1:0b9d5f6c-1234-4abc-9def-000000000001", "login.bench", ("g.com",))

@@ -13,18 +13,12 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 from botocore.retries.standard import RetryContext, TransientRetryableChecker
 
-from consumer.aws.pacing import (
-    AttemptPacing,
-    Deadlines,
-    answer_lost,
-    is_throttle,
-    lost_before,
-    repeated_throttles,
-)
-from consumer.aws.ratelimit import RateLimiter
+from consumer.answers import is_throttle
+from consumer.aws.pacing import AttemptPacing, Deadlines
 from consumer.aws.verify import Verifier
 from consumer.core import errors
 from consumer.core.commands import Command, UnlinkDeveloperIdentity, UnlinkIdentity
+from consumer.core.ports import RateLimiter
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -124,7 +118,8 @@ class CognitoExecutor:
         self._verifier = Verifier(client, limiter, timeout_seconds, translate)
         self._deadlines = Deadlines()  # a retry's wait for its slot is not call time
         # Paces retries; reports every throttled attempt.
-        AttemptPacing(limiter, outside=self._deadlines.outside).register(client)
+        self._pacing = AttemptPacing(limiter, outside=self._deadlines.outside)
+        self._pacing.register(client)
 
     def __repr__(self) -> str:
         return f"CognitoExecutor(limiter={self._limiter!r}, timeout={self._timeout}s)"
@@ -141,20 +136,18 @@ class CognitoExecutor:
             on_started()  # the limiter let it go: from here a shutdown lets it finish
         secrets = _secrets(command)
         try:
-            async with (
-                asyncio.timeout(self._timeout) as limit,
-                self._deadlines.bound(limit),
-            ):
-                with repeated_throttles(throttled_before):
+            with self._pacing.call(repeated=throttled_before > 0) as attempts:
+                async with (
+                    asyncio.timeout(self._timeout) as limit,
+                    self._deadlines.bound(limit),
+                ):
                     await self._call(command)
         except Exception as exc:
             error = translate(exc, secrets)
             if isinstance(error, errors.NotAuthorized) and isinstance(command, UnlinkIdentity):
                 error = errors.NotAuthorized(f"{TOKENS_REJECTED} ({error.detail})")
-            if isinstance(exc, botocore.exceptions.ClientError):
-                error.answer_lost = answer_lost(exc.response)
-            elif lost_before(exc):
-                error.answer_lost = True  # e.g. refused on retry after a dropped connection
+            # An earlier attempt lost its answer: e.g. refused on retry after a dropped connection.
+            error.answer_lost = attempts.lost_before
             raise error from exc
         self._limiter.on_success()
 

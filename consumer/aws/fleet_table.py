@@ -19,9 +19,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from consumer.aws.fleet import FleetView, MemberEntry, PlanRecord
-from consumer.aws.fleetrate import Plan, Timeline
 from consumer.core.clock import Clock
+from consumer.rate.laws import Plan, Timeline
+from consumer.rate.member import FleetView, MemberEntry, PlanRecord
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient

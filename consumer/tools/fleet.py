@@ -19,10 +19,10 @@ import time
 from typing import Any
 
 from consumer.aws.clients import client
-from consumer.aws.fleet import FleetView, MemberEntry
 from consumer.aws.fleet_table import FLEET_KEY, DynamoFleetTable
 from consumer.core.clock import SystemClock
 from consumer.core.errors import ConfigurationError
+from consumer.rate.member import FleetView, MemberEntry
 from consumer.settings import Settings, load_settings
 
 STALE_SECONDS = 15.0

@@ -15,9 +15,9 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from consumer.aws.fleet import FleetMember, FleetTiming, FleetView, MemberEntry, PlanRecord
-from consumer.aws.fleetrate import LocalLaw, Plan
-from consumer.aws.quota import NAP_SECONDS, QuotaLimiter
+from consumer.rate.laws import LocalLaw, Plan
+from consumer.rate.limiter import NAP_SECONDS, QuotaLimiter
+from consumer.rate.member import FleetMember, FleetTiming, FleetView, MemberEntry, PlanRecord
 
 
 class SimClock:

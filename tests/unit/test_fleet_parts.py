@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from consumer import app
-from consumer.aws.fleet import FleetMember, FleetView, MemberEntry, PlanRecord
-from consumer.aws.fleet_coordinator import FleetCoordinator
 from consumer.aws.fleet_table import entry_value, parse_item, plan_value
-from consumer.aws.fleetrate import (
+from consumer.rate.aimd import AdaptiveRateLimiter
+from consumer.rate.coordinator import FleetCoordinator
+from consumer.rate.laws import (
     SLOT_SENT,
     UNBOUNDED,
     FleetLaw,
@@ -26,8 +26,8 @@ from consumer.aws.fleetrate import (
     fixed_plan,
     max_min_shares,
 )
-from consumer.aws.quota import NAP_SECONDS, QuotaLimiter, Tally
-from consumer.aws.ratelimit import AdaptiveRateLimiter
+from consumer.rate.limiter import NAP_SECONDS, QuotaLimiter, Tally
+from consumer.rate.member import FleetMember, FleetView, MemberEntry, PlanRecord
 from consumer.settings import Settings
 from consumer.tools.fleet import render, summarize
 from tests.fakes import FakeClock

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from consumer.aws.ratelimit import AdaptiveRateLimiter, AimdConfig
+from consumer.rate.aimd import AdaptiveRateLimiter, AimdConfig
 from tests.fakes import FakeClock
 
 

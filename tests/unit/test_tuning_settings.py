@@ -14,9 +14,9 @@ from aiobotocore.config import AioConfig
 
 from consumer import app
 from consumer.aws import clients
-from consumer.aws.ratelimit import AimdConfig
 from consumer.aws.sqs import SqsQueue
 from consumer.core.messages import Message
+from consumer.rate.aimd import AimdConfig
 from consumer.settings import Settings
 from tests.fakes import FakeClock
 

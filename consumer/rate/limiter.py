@@ -28,8 +28,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from consumer.aws.fleetrate import SLOT_SECONDS, SLOT_SENT, UNBOUNDED, LocalLaw, Timeline
 from consumer.core.clock import Clock
+from consumer.rate.laws import SLOT_SECONDS, SLOT_SENT, UNBOUNDED, LocalLaw, Timeline
 
 LIMITED_SECONDS = 2.0  # a call waited for its slot this recently: the rate holds calls back
 RECENT_SECONDS = 60.0  # the operator view's "last minute"

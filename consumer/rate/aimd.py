@@ -24,31 +24,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
 
 from consumer.core.clock import Clock
-
-
-class RateLimiter(Protocol):
-    """How the executor asks for permission to call Cognito and reports what happened."""
-
-    @property
-    def rate(self) -> float | None:
-        """Current requests/s, or None when unlimited."""
-        ...
-
-    async def acquire(self) -> None: ...
-
-    def on_success(self) -> None: ...
-
-    def on_throttle(self, sent_at: float | None = None, *, repeated: bool = False) -> None:
-        """A call was throttled; ``sent_at`` (monotonic) is when it left, if known; ``repeated``:
-        its command was throttled on an earlier receive too."""
-        ...
-
-    def on_answer(self, seconds: float) -> None:
-        """An attempt's answer, whatever it was, came back ``seconds`` after it left."""
-        ...
 
 
 @dataclass(slots=True)

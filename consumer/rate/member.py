@@ -17,7 +17,7 @@ A worker that stops cleanly removes its own entry at once.
 When the table cannot be reached, the worker keeps its last share and, after a few failed
 heartbeats, steers on its own (`LocalLaw`, from that share); it rejoins when the table answers.
 It never stops for the table and never retries faster than its heartbeat. This module decides;
-`consumer.aws.fleet_coordinator` does the I/O.
+`consumer.rate.coordinator` does the I/O.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import Protocol
 
 import structlog
 
-from consumer.aws.fleetrate import (
+from consumer.core.clock import Clock
+from consumer.rate.laws import (
     SLOT_HISTORY,
     FleetLaw,
     Plan,
@@ -41,8 +42,7 @@ from consumer.aws.fleetrate import (
     max_min_shares,
     timelines_bound,
 )
-from consumer.aws.quota import QuotaLimiter
-from consumer.core.clock import Clock
+from consumer.rate.limiter import QuotaLimiter
 
 log = structlog.get_logger("consumer.aws.fleet")
 

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Callable
 
 import structlog
 
-from consumer.aws.fleet import FleetMember, FleetTable
 from consumer.core.clock import Clock
+from consumer.rate.member import FleetMember, FleetTable
 
 log = structlog.get_logger("consumer.aws.fleet")
 
