@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from consumer.core.clock import Clock
+from consumer.rate.config import Mode
 from consumer.rate.laws import Plan, Timeline
 from consumer.rate.member import FleetView, MemberEntry, PlanRecord
 
@@ -188,7 +189,7 @@ def _parse_plan(value: Any) -> PlanRecord | None:
         plan = Plan(
             rate=float(fields["rate"]),
             estimate=_optional(fields["estimate"]),
-            mode=str(fields["mode"]),
+            mode=Mode(fields["mode"]),
             window=int(fields["window"]),
             quiet_seconds=float(fields["quiet"]),
             step=float(fields["step"]),

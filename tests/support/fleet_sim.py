@@ -15,9 +15,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from consumer.rate.config import RateConfig
 from consumer.rate.laws import LocalLaw, Plan
-from consumer.rate.limiter import NAP_SECONDS, QuotaLimiter
-from consumer.rate.member import FleetMember, FleetTiming, FleetView, MemberEntry, PlanRecord
+from consumer.rate.limiter import QuotaLimiter
+from consumer.rate.member import FleetMember, FleetView, MemberEntry, PlanRecord
 
 
 class SimClock:
@@ -93,6 +94,7 @@ class Spec:
     ceiling: float = math.inf  # calls/s the stack serves, one after another: past it they queue
     lag: float = 0.0  # mean seconds (exponential) a worker's waiting caller wakes late: a
     # busy event loop on a shared machine
+    config: RateConfig = field(default_factory=RateConfig)
 
 
 @dataclass
@@ -127,15 +129,13 @@ class _Worker:
     def __init__(self, name: str, clock: SimClock, spec: Spec) -> None:
         # As consumer.app builds it: a known fleet rate is a ceiling, not a law.
         if spec.fixed_rate is not None:
-            self.limiter = QuotaLimiter(clock, ceiling=spec.fixed_rate)
+            self.limiter = QuotaLimiter(clock, ceiling=spec.fixed_rate, config=spec.config)
         else:
-            self.limiter = QuotaLimiter(clock, local=LocalLaw())
+            self.limiter = QuotaLimiter(clock, local=LocalLaw(spec.config))
         self.member: FleetMember | None = None
         self.phase = 0.0  # heartbeats are spread over the second
         if spec.shared:
-            self.member = FleetMember(
-                name, "sim", self.limiter, clock, fixed_rate=spec.fixed_rate, timing=FleetTiming()
-            )
+            self.member = FleetMember(name, "sim", self.limiter, clock, fixed_rate=spec.fixed_rate)
         self.alive = True
         self.waiting = 0  # calls queued for the limiter
         self.retries = 0  # throttled calls to try again
@@ -160,6 +160,7 @@ class _Run:
         self.sent: dict[tuple[int, float], float] = {}  # (worker, reply time) -> sent at
         self.random = random.Random(7)
         self.free = 0.0  # when the stack takes the next call (see `Spec.ceiling`)
+        self.nap = spec.config.nap_seconds
 
     def push(self, at: float, kind: str, index: int) -> None:
         heapq.heappush(self.events, (at, next(self.counter), kind, index))
@@ -227,7 +228,7 @@ class _Run:
         down = self.spec.table_down
         self.item.reachable = down is None or not down[0] <= at < down[1]
         _beat(worker.member, self.item)
-        self.push(at + worker.member.timing.heartbeat_seconds + worker.phase, "beat", index)
+        self.push(at + worker.member.config.heartbeat_seconds + worker.phase, "beat", index)
         worker.phase = 0.0
 
     def on_slot(self, at: float, index: int, worker: _Worker) -> None:
@@ -244,7 +245,7 @@ class _Run:
             due = worker.limiter.due()
             if due > at:
                 worker.limiter.waited()  # as `QuotaLimiter.acquire` before it sleeps
-            self.push(self.wake(max(at, min(due, at + NAP_SECONDS))), "grant", index)
+            self.push(self.wake(max(at, min(due, at + self.nap))), "grant", index)
 
     def on_grant(self, at: float, index: int, worker: _Worker) -> None:
         """`QuotaLimiter.acquire`: one caller at a time, re-reading the rate when it wakes."""
@@ -252,14 +253,14 @@ class _Run:
         due = limiter.due()
         if due > at + 1e-9:  # the rate fell since (or is nil): nap towards the new slot
             limiter.waited()
-            self.push(self.wake(min(due, at + NAP_SECONDS)), "grant", index)
+            self.push(self.wake(min(due, at + self.nap)), "grant", index)
             return
         limiter.grant()
         worker.waiting -= 1
         self.push(at, "send", index)
         if worker.waiting > 0:
             limiter.waited()
-            self.push(self.wake(max(at, min(limiter.due(), at + NAP_SECONDS))), "grant", index)
+            self.push(self.wake(max(at, min(limiter.due(), at + self.nap))), "grant", index)
         else:
             worker.granting = False
 
@@ -300,15 +301,14 @@ def run(spec: Spec) -> Result:
 
 def _beat(member: FleetMember, item: MemoryFleetItem) -> None:
     """What `FleetCoordinator.beat` does, synchronously (detaching at the first failure)."""
-    pending = member.pending_plan
+    outbox = member.outbox()
     try:
-        view = item.beat(member.entry(), pending, member.dead)
+        view = item.beat(member.entry(), outbox.plan, outbox.remove)
     except ConnectionError:
         member.limiter.detach()
         return
-    if member.pending_plan is pending:
-        member.pending_plan = None
-    member.absorb(view)
-    if member.pending_plan is not None and member.urgent:  # a changed rate: written at once
-        item.beat(member.entry(), member.pending_plan, member.dead)
-        member.pending_plan, member.dead = None, []
+    member.sent(outbox)
+    if member.absorb(view):  # a changed rate: written at once
+        outbox = member.outbox()
+        item.beat(member.entry(), outbox.plan, outbox.remove)
+        member.sent(outbox)

@@ -15,12 +15,12 @@ import botocore.exceptions
 
 from consumer.aws.cognito import translate
 from consumer.aws.pacing import AttemptPacing
-from consumer.rate.aimd import AdaptiveRateLimiter
+from consumer.rate.limiter import QuotaLimiter
 from tests.fakes import FakeClock
 
 
 def pacing() -> AttemptPacing:
-    return AttemptPacing(AdaptiveRateLimiter(FakeClock(), None, None))
+    return AttemptPacing(QuotaLimiter(FakeClock()))
 
 
 def dropped() -> Exception:
