@@ -110,5 +110,7 @@ class RateConfig:
     # -- the heartbeat (`FleetCoordinator`) -----------------------------------------------------
     heartbeat_seconds: float = 1.0  # UNLINK_FLEET_HEARTBEAT_SECONDS
     expiry_seconds: float = 5.0  # an entry unchanged this long (by the reader's own clock) is dead
+    span_tolerance: float = 2.0  # a worker's own span of a window more than this many times off
+    # the leader's is not believed (its clock jumped, or its entry lies): the leader's is used
     detach_after_failures: int = 3  # failed heartbeats before a worker steers on its own
     max_backoff_seconds: float = 10.0  # between heartbeats while the table does not answer

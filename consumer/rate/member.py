@@ -3,16 +3,19 @@
 Each worker heartbeats (every ``heartbeat_seconds``, one DynamoDB request) its own entry into the
 fleet item: its counts of accepted and throttled calls, what it wants and the share it runs at.
 The same request returns the whole item, so every worker sees every other one at no extra cost.
-The live worker started first is the leader: once per window it turns the fleet's counts
-into one decision (`FleetLaw`: the fleet's rate and quota estimate) and writes it with its next
-heartbeat. Every worker then takes its max-min fair share of that rate among the live workers.
-A cold fleet (no decision yet) slow-starts one worker, the first started, while the others
-wait; a throttle that any worker met in a probe brakes every worker at its next heartbeat.
+The leader, the author of the fleet's plan while it is live (else the live worker with the
+smallest id), turns the fleet's counts into one decision per window (`FleetLaw`: the fleet's
+rate and quota estimate) and writes it with its next heartbeat. Every worker then takes its
+max-min fair share of that rate among the live workers. A cold fleet (no decision yet)
+slow-starts one worker, the leader, while the others wait; a throttle that any worker met in a
+probe brakes every worker at its next heartbeat.
 
-A worker is live while its entry keeps changing: an entry that has not changed for
-``expiry_seconds`` (by this worker's clock, so clock skew between hosts does not matter) belongs
-to a dead worker; its share goes to the others at the next heartbeat and the leader removes it.
-A worker that stops cleanly removes its own entry at once.
+No host's clock is trusted by another. A worker is live while its entry keeps changing (its
+``seq``): an entry first seen, or changed, is live from then by the reader's own clock, and one
+that has not changed for ``expiry_seconds`` belongs to a dead worker; its share goes to the
+others at the next heartbeat and the leader removes it. A worker that stops cleanly removes its
+own entry at once. A worker's start time and wall clock decide nothing: a joining worker never
+takes the lead, whatever start it claims, and a worker whose clock is off is counted alike.
 
 When the table cannot be reached, the worker keeps its last share and, after a few failed
 heartbeats, steers on its own (`LocalLaw`, from that share); it rejoins when the table answers.
@@ -122,11 +125,12 @@ class FleetMember:
         self.started = clock.time()
         self._phase = zlib.crc32(member.encode()) / 2**32  # its place in a slot, fleet-wide
         self._seq = 0
-        self._seen: dict[str, tuple[float, float]] = {}  # member -> (its `at`, our monotonic)
+        self._seen: dict[str, tuple[int, float]] = {}  # member -> (its seq, our monotonic then)
         self.live: dict[str, MemberEntry] = {}
         self.plan: PlanRecord | None = None
         self._pending: PlanRecord | None = None  # decided, not yet written
         self._dead: tuple[str, ...] = ()
+        self._doubted: set[str] = set()  # workers whose counts were ignored, logged once
         self._base: dict[str, tuple[int, int, float]] | None = None  # the leader's window start
         self._rates: dict[str, tuple[float, float]] = {}  # member -> (accepted, throttled)/s
         self._base_at = 0.0
@@ -157,12 +161,15 @@ class FleetMember:
 
     @property
     def leader(self) -> str:
-        """The worker started first (then the smallest id): every worker reads the same
-        entries, so they agree without a word, and a worker joining never takes the lead. It
-        is also the one that slow-starts a cold fleet, so when it takes over it lowers its
-        own rate at once, before the others raise theirs at their next heartbeats."""
-        first = min([(e.started, m) for m, e in self.live.items()] + [(self.started, self.member)])
-        return first[1]
+        """The plan's author while it is live, else the live worker with the smallest id: every
+        worker reads the same item, so they agree without a word, and a worker joining never
+        takes the lead. It is also the one that slow-starts a cold fleet, so when it takes over
+        it lowers its own rate at once, before the others raise theirs at their next
+        heartbeats."""
+        author = self.plan.by if self.plan is not None else None
+        if author is not None and author in self.live:
+            return author
+        return min([*self.live, self.member])
 
     def outbox(self) -> Outbox:
         """What the next write carries besides this worker's entry."""
@@ -186,10 +193,8 @@ class FleetMember:
         dead: list[str] = []
         for member, entry in view.members.items():
             seen = self._seen.get(member)
-            if seen is None or seen[0] != entry.at:
-                # First sight: trust its age by the wall clock; afterwards only our own clock.
-                changed = now - max(0.0, wall - entry.at) if seen is None else now
-                seen = (entry.at, changed)
+            if seen is None or seen[0] != entry.seq:
+                seen = (entry.seq, now)  # first seen or changed: live from now, by our clock
                 self._seen[member] = seen
             if member == self.member or now - seen[1] < expiry:
                 live[member] = entry
@@ -242,12 +247,23 @@ class FleetMember:
             return False
         # Each worker's rates over its own heartbeats (its own clock): no phase or skew error.
         accepted = throttled = 0.0
+        tolerance = self.config.span_tolerance
+        # No worker sends more than the whole fleet's rate: counts past it are not believed.
+        most = tolerance * max(plan.rate, plan.estimate or 0.0, self.config.join_rate)
         for member, (ok, thr, at) in counts.items():
             # A worker new in this window: its counts since it started.
+            new = member not in self._base
             base = self._base.get(member) or (0, 0, self.live[member].started)
-            if at > base[2]:
+            if at > base[2] and ok >= base[0] and thr >= base[1]:
                 span = at - base[2]
-                self._rates[member] = ((ok - base[0]) / span, (thr - base[1]) / span)
+                if not (new or seconds / tolerance <= span) or span > seconds * tolerance:
+                    span = seconds  # its clock jumped, or its entry is not to be believed
+                calls = ok - base[0] + thr - base[1]
+                if member != self.member and calls > most * (span + self.config.heartbeat_seconds):
+                    self._doubt(member, calls, span)
+                    self._rates[member] = (0.0, 0.0)
+                else:
+                    self._rates[member] = ((ok - base[0]) / span, (thr - base[1]) / span)
             rates = self._rates.get(member, (0.0, 0.0))
             accepted += max(0.0, rates[0])
             throttled += max(0.0, rates[1])
@@ -270,6 +286,12 @@ class FleetMember:
             held=entry.share if entry is not None and entry.throttles else None,
         )
         return self._publish(self._law.decide(plan, window), wall)
+
+    def _doubt(self, member: str, calls: int, span: float) -> None:
+        """Logs, once per worker, counts that grew past anything the fleet could send."""
+        if member not in self._doubted:
+            self._doubted.add(member)
+            log.warning("fleet_counts_ignored", worker=member, calls=calls, seconds=round(span, 2))
 
     @property
     def prober(self) -> str:

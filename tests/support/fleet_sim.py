@@ -35,6 +35,23 @@ class SimClock:
         self.now += seconds
 
 
+class SkewedClock:
+    """A worker's view of the shared clock: its wall clock ``skew`` seconds off the others'."""
+
+    def __init__(self, clock: SimClock, skew: float) -> None:
+        self._clock = clock
+        self._skew = skew
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def time(self) -> float:
+        return self._clock.time() + self._skew
+
+    async def sleep(self, seconds: float) -> None:  # never awaited by the simulation
+        await self._clock.sleep(seconds)
+
+
 @dataclass
 class Bucket:
     quota: float
@@ -95,6 +112,7 @@ class Spec:
     lag: float = 0.0  # mean seconds (exponential) a worker's waiting caller wakes late: a
     # busy event loop on a shared machine
     config: RateConfig = field(default_factory=RateConfig)
+    skews: tuple[float, ...] = ()  # seconds each worker's wall clock is off, in turn
 
 
 @dataclass
@@ -105,6 +123,7 @@ class Result:
     dynamo_requests: int = 0
     ended_at: float = 0.0
     plans: list[Plan] = field(default_factory=list)
+    done_by: dict[int, int] = field(default_factory=dict)  # worker -> commands it applied
 
     def steady(self) -> tuple[float, float]:
         """(applied calls/s, throttled share of calls) over the middle 80% of commands."""
@@ -126,7 +145,7 @@ class Result:
 
 
 class _Worker:
-    def __init__(self, name: str, clock: SimClock, spec: Spec) -> None:
+    def __init__(self, name: str, clock: SimClock | SkewedClock, spec: Spec) -> None:
         # As consumer.app builds it: a known fleet rate is a ceiling, not a law.
         if spec.fixed_rate is not None:
             self.limiter = QuotaLimiter(clock, ceiling=spec.fixed_rate, config=spec.config)
@@ -176,7 +195,9 @@ class _Run:
     def start(self, count: int, at: float) -> None:
         for _ in range(count):
             index = len(self.workers)
-            self.workers.append(_Worker(f"w{index:03d}", self.clock, self.spec))
+            skews = self.spec.skews
+            clock = SkewedClock(self.clock, skews[index % len(skews)]) if skews else self.clock
+            self.workers.append(_Worker(f"w{index:03d}", clock, self.spec))
             self.workers[-1].phase = 0.37 * (index % 7) / 7
             self.push(at, "beat", index)  # the first before any call, as `consumer.app.run`
             for _ in range(self.spec.concurrency):
@@ -287,6 +308,7 @@ class _Run:
         self.answered(at, index, worker)
         worker.limiter.on_success()
         self.result.done_at.append(at)
+        self.result.done_by[index] = self.result.done_by.get(index, 0) + 1
         self.push(at, "slot", index)
 
     def on_throttled(self, at: float, index: int, worker: _Worker) -> None:

@@ -337,21 +337,30 @@ def _starting(member: str, started: float, clock: FakeClock, **changes: Any) -> 
     return _entry(member, clock.time(), started=started, successes=0, throttles=0, **changes)
 
 
-def test_a_cold_fleet_slow_starts_one_worker_the_first_started_while_the_others_wait() -> None:
+def test_a_cold_fleet_slow_starts_one_worker_the_plan_s_author_while_the_others_wait() -> None:
     clock = FakeClock()
-    first = clock.time() - 2.0
     members = {m: FleetMember(m, "h", QuotaLimiter(clock, local=LocalLaw()), clock) for m in "abc"}
-    members["b"].started = first  # started first, though its id is not the smallest
-    plan = PlanRecord(FleetLaw().first(), clock.time(), "a")
+    members["b"].started = clock.time() - 3600.0  # a start an hour early (a skewed clock, a
+    # forged entry) takes nothing from the plan's author
+    plan = PlanRecord(FleetLaw().first(), clock.time(), "c")
     entries = {m: _starting(m, fm.started, clock, share=None) for m, fm in members.items()}
     for fm in members.values():
         fm.absorb(FleetView(entries, plan))
-    assert {m: fm.prober for m, fm in members.items()} == {"a": "b", "b": "b", "c": "b"}
-    assert members["b"].limiter.rate == RateConfig().initial_rate  # its own slow start
+    assert {m: fm.prober for m, fm in members.items()} == {"a": "c", "b": "c", "c": "c"}
+    assert members["c"].limiter.rate == RateConfig().initial_rate  # its own slow start
     assert members["a"].limiter.rate == 0.0  # the others spend none of the bucket's burst
-    assert members["c"].limiter.rate == 0.0
-    assert members["a"].leader == "b"  # and decides for the fleet: it lowers its own rate
+    assert members["b"].limiter.rate == 0.0
+    assert members["a"].leader == "c"  # and decides for the fleet: it lowers its own rate
     # first when it takes over, before the others raise theirs
+
+
+def test_without_a_live_author_the_smallest_live_id_leads() -> None:
+    clock = FakeClock()
+    member = FleetMember("m", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    gone = PlanRecord(Plan(rate=20.0, estimate=25.0, mode=Mode.CRUISE), clock.time(), "a")
+    entries = {"k": _entry("k", clock.time(), started=0.0), "x": _entry("x", clock.time())}
+    member.absorb(FleetView(entries, gone))
+    assert member.leader == "k"  # "a" left; "k" claims the oldest start, which decides nothing
 
 
 def test_a_prober_that_can_send_no_more_has_the_others_join_in_doubling_each_window() -> None:
@@ -677,19 +686,27 @@ def _entry(member: str, at: float, **changes: Any) -> MemberEntry:
     return MemberEntry(**values)
 
 
-def test_a_worker_whose_entry_stops_changing_is_dead_and_the_leader_removes_it() -> None:
+@pytest.mark.parametrize("skew", [-30.0, 0.0, 30.0])
+def test_a_worker_is_live_while_its_entry_changes_by_the_reader_s_clock_alone(
+    skew: float,
+) -> None:
     clock = FakeClock()
     member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
-    ghost = _entry("z", clock.time() - 60.0)  # a heartbeat a minute old at first sight
-    other = _entry("b", clock.time(), started=clock.time() + 1)  # started after us: we lead
-    member.absorb(FleetView({"z": ghost, "b": other}))
-    assert "b" in member.live
-    assert "z" not in member.live
-    assert member.outbox().remove == ("z",)
-    clock.now += member.config.expiry_seconds + 1  # b's entry never changes again
-    member.absorb(FleetView({"b": other}))
+    # Its clock is `skew` seconds off ours: its `at` and `started` say nothing to us.
+    other = _entry("b", clock.time() + skew, seq=1)
+    plan = PlanRecord(Plan(rate=20.0, estimate=21.0, mode=Mode.CRUISE), clock.time(), "b")
+    for seq in range(2, 12):  # ten heartbeats a second apart: live throughout
+        member.limiter.waited()  # both rate-bound: an even split
+        member.absorb(FleetView({"b": other}, plan))
+        assert "b" in member.live
+        assert member.limiter.share == 10.0  # counted: half the plan each
+        clock.now += 1.0
+        other = replace(other, seq=seq, at=other.at + 1.0)
+    member.absorb(FleetView({"b": other}, plan))
+    clock.now += member.config.expiry_seconds + 1  # then b's entry never changes again
+    member.absorb(FleetView({"b": other}, plan))
     assert "b" not in member.live
-    assert member.outbox().remove == ("b",)
+    assert member.outbox().remove == ("b",)  # the author gone, we lead and remove it
 
 
 def test_the_fleet_item_round_trips_through_its_dynamodb_shape() -> None:
