@@ -37,7 +37,6 @@ class Phase(enum.StrEnum):
     """A worker's own law (`LocalLaw`)."""
 
     SLOW_START = "slow-start"  # doubling until the first throttle
-    MEASURING = "measuring"  # just after it: answers still in flight tighten the measurement
     STEADY = "steady"  # a small raise per success, a cut per overshoot
 
 
@@ -56,8 +55,6 @@ class RateConfig:
     round_trip_rise: float = 0.5  # the round trip follows a slower answer at once, a quicker one
     round_trip_fall: float = 0.1  # slowly: a doubling timed by yesterday's answers overshoots
     history_seconds: float = 10.0  # slow start's successes kept to measure the quota by
-    remeasure_round_trips: float = 1.5  # answers in flight at the first throttle tighten the
-    remeasure_seconds: float = 0.05  # measurement for this many round trips (at least this long)
     cut: float = 0.15  # steady: a throttle (one per overshoot) cuts the rate by this share...
     gain: float = 0.0015  # ...a success raises it by this share: throttles settle at ~1%
     max_boost: float = 16.0  # the raise grows up to this many times (a raised quota is found
@@ -84,8 +81,6 @@ class RateConfig:
     probe_history: int = 12  # windows of a probe whose calls its throttle measures the quota by
     busy_fraction: float = 0.1  # a window this share throttled measured the quota exactly...
     measure_calls: float = 30.0  # ...given at least this many calls in it
-    delivered: float = 0.95  # a window that got less of the plan through did not test it (the
-    # fleet's own ceiling held it, not the quota's): no creep, no growth
     join_rate: float = 4.0  # while one worker slow-starts for a cold fleet that can send no
     join_headroom: float = 2.0  # more, the others join in at least at this, doubling each
     # window but never past this many times what got through

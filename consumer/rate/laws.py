@@ -105,28 +105,17 @@ class LocalLaw:
         self._last_grow: float | None = None
         self._quiet_calls = 0
         self._accepted: deque[float] = deque()  # success times in slow start (history_seconds)
-        self._measuring_until = -math.inf  # after the first throttle: see on_throttle
         self.round_trip: float | None = None
 
     @property
     def slow_start(self) -> bool:
         return self.phase is Phase.SLOW_START
 
-    @property
-    def measuring(self) -> bool:
-        """Just out of slow start, still counting the answers of calls that were in flight."""
-        return self.phase is Phase.MEASURING
-
-    def _move(self, phase: Phase, now: float) -> None:
-        """The law's one transition: slow start -> measuring (its first throttle) -> steady
-        (the measurement's time is up, or a throttle at the measured rate); any phase ->
-        steady when it restarts from a rate learned elsewhere."""
-        if phase is Phase.MEASURING:
-            round_trips = self.config.remeasure_round_trips * (self.round_trip or 0.0)
-            self._measuring_until = now + max(self.config.remeasure_seconds, round_trips)
-        else:
-            self._accepted.clear()
-        self.phase = phase
+    def _steady(self) -> None:
+        """The law's one transition: out of slow start, at its first throttle or when it
+        restarts from a rate learned elsewhere."""
+        self._accepted.clear()
+        self.phase = Phase.STEADY
 
     def on_answer(self, seconds: float) -> None:
         """An answer came back ``seconds`` after its call left."""
@@ -150,7 +139,7 @@ class LocalLaw:
     def restart_from(self, rate: float, now: float) -> None:
         """Continue from a rate learned elsewhere (the last fleet share): no slow start."""
         self.rate = max(self.config.min_rate, rate)
-        self._move(Phase.STEADY, now)
+        self._steady()
         self._last_cut = now
         self._last_grow = now
         self._quiet_calls = 0
@@ -159,13 +148,6 @@ class LocalLaw:
         """``waited``: seconds since a call last waited for its slot (the rate held it back)."""
         last, self._last_grow = self._last_grow, now
         config = self.config
-        if self.phase is Phase.MEASURING:
-            self._accepted.append(now)
-            if now <= self._measuring_until:
-                self.rate = max(self.rate, self.measured_quota(now))
-            else:
-                self._move(Phase.STEADY, now)
-            return
         if self.phase is Phase.SLOW_START:
             self._accepted.append(now)
             while self._accepted[0] < now - config.history_seconds:
@@ -196,13 +178,11 @@ class LocalLaw:
             return False
         if self.phase is Phase.SLOW_START:
             # The bucket's burst hid how far slow start went: measure instead (see the module
-            # docstring). The answers of calls that left before the bucket ran dry are still on
-            # their way: each one that comes back within a round trip or so tightens the bound.
+            # docstring).
             self.rate = min(self.rate, self.measured_quota(now))
-            self._move(Phase.MEASURING, now)
+            self._steady()
         else:
             self.rate *= 1.0 - config.cut
-            self._move(Phase.STEADY, now)  # throttled at the measured rate: measured enough
         self.rate = max(config.min_rate, self.rate)
         self._last_cut = now
         self._quiet_calls = 0
@@ -246,8 +226,8 @@ class Plan:
 def brake_for(plan: Plan, config: RateConfig) -> float:
     """What a worker's share falls to at its first throttle under ``plan``, before the fleet
     decides: back to where the plan came from (the estimate)."""
-    if plan.mode is Mode.FIXED:
-        return 1.0  # a configured rate never brakes
+    if plan.mode is Mode.FIXED or config.brake >= 1.0:
+        return 1.0  # a configured rate never brakes (nor any, with the brake switched off)
     if plan.mode is Mode.STARTUP:
         # The others, joined in at up to twice what got through: at the first throttle they
         # stop until the leader takes over (a window on), while the prober holds what it
@@ -284,13 +264,6 @@ class FleetLaw:
         return window.throttled >= config.busy_fraction * sent and (
             sent * window.seconds >= config.measure_calls
         )
-
-    def _reached(self, window: Window, rate: float) -> bool:
-        """Whether the window got ``rate`` through: a call a window less is the counts' noise;
-        more, and what the fleet can send, not the quota, held it back. A rate it did not
-        reach says nothing of the quota, and raising the estimate or the probe's step would
-        only let a burst through later."""
-        return window.accepted + 1.0 / window.seconds >= self.config.delivered * rate
 
     def first(self) -> Plan:
         return Plan(rate=0.0)  # the others wait while one worker slow-starts
@@ -380,7 +353,6 @@ class FleetLaw:
         config = self.config
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = plan.quiet_seconds + window.seconds
-        reached = self._reached(window, plan.rate)
         every = min(
             config.max_probe_every_seconds,
             max(config.probe_every_seconds, config.probe_calls / max(estimate, 1e-9)),
@@ -389,8 +361,6 @@ class FleetLaw:
             # Creep up meanwhile: a low measurement does not hold the fleet down until the
             # next probe, and creeping past the quota empties the burst slowly, a throttle or
             # two at a time.
-            if not reached:
-                return replace(nxt, quiet_seconds=quiet)
             estimate *= 1.0 + config.creep
             rate = estimate * (1.0 - config.margin)
             return replace(nxt, rate=rate, estimate=estimate, quiet_seconds=quiet)
@@ -403,8 +373,6 @@ class FleetLaw:
             nxt = replace(nxt, probed=probed[-config.probe_history :])
         else:
             nxt = replace(nxt, probed=())
-        if plan.mode is Mode.PROBE and not reached:
-            return replace(nxt, quiet_seconds=quiet)  # the same probe again
         if probing > config.probe_flat_windows:
             step = min(config.max_probe_step, step * config.probe_growth)
         return replace(

@@ -54,7 +54,7 @@ class Tally:
                 self._slots[-1][1] += ok
             else:
                 self._slots.append([slot, ok])
-                while self._slots[0][0] <= slot - self.config.slot_sent:
+                while self._slots and self._slots[0][0] <= slot - self.config.slot_sent:
                     self._slots.popleft()
         second = int(now)
         if self._seconds and self._seconds[-1][0] == second:
@@ -244,13 +244,13 @@ class QuotaLimiter:
 
     def _catches_up(self) -> bool:
         """Whether calls held up elsewhere may go at once (see `grant`): not while a law
-        slow-starts or measures (nor on a starting fleet's plan: the bucket is about empty
+        slow-starts (nor on a starting fleet's plan: the bucket is about empty
         there), nor on a share braked by a throttle (it has just run dry)."""
         if self.mode is Source.FIXED:
             return True
         if self.mode is Source.LOCAL:
             law = self._local
-            return law is not None and not (law.slow_start or law.measuring)
+            return law is not None and not law.slow_start
         return self._role is Role.SHARING and self._braked is None
 
     def waited(self) -> None:
@@ -270,11 +270,11 @@ class QuotaLimiter:
 
     def _fed(self) -> LocalLaw | None:
         """The law to feed: its own, but in a starting fleet only until its first throttle has
-        been measured (answers in flight included). The worker then holds the quota it
+        been measured. The worker then holds the quota it
         measured until the fleet takes over, so the take-over starts from that measurement,
         not from what later cuts left of it."""
         law = self._law()
-        if law is None or (self.mode is Source.FLEET and not (law.slow_start or law.measuring)):
+        if law is None or (self.mode is Source.FLEET and not law.slow_start):
             return None
         return law
 

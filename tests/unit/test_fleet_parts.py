@@ -104,19 +104,6 @@ def test_cruise_creeps_then_probes_on_a_schedule_and_the_probe_grows_while_unthr
     assert plan.estimate == pytest.approx(25.0 * (1 + config.creep) ** cruising)  # crept only
 
 
-def test_a_rate_the_fleet_did_not_reach_is_neither_crept_past_nor_probed_further() -> None:
-    law = FleetLaw()
-    config = law.config
-    cruise = Plan(rate=49.0, estimate=50.0, mode=Mode.CRUISE)
-    short = Window(config.window_seconds, accepted=44.0, throttled=0.0, limited=True)
-    assert law.decide(cruise, short).estimate == 50.0  # the stack, not the quota, held it
-    probe = Plan(rate=54.0, estimate=50.0, mode=Mode.PROBE, step=0.08, probing=4)
-    again = law.decide(probe, short)
-    assert (again.mode, again.rate, again.step) == ("probe", 54.0, 0.08)
-    reached = replace(short, accepted=54.0)
-    assert law.decide(probe, reached).step == 0.16
-
-
 def _probe_until_throttled(law: FleetLaw, plan: Plan, bucket: Bucket, carried: float) -> Plan:
     """Five-second windows against ``bucket`` at the plan's rate, or the ``carried`` rate of a
     slow stack for the first half minute, until one throttles: the workers brake at its first
@@ -235,24 +222,6 @@ def test_the_first_throttle_measures_the_quota_from_the_last_time_the_bucket_was
     assert not law.slow_start
     assert law.on_throttle(now=11.3, sent_at=11.2)  # from here, the steady cuts
     assert law.rate == pytest.approx(measured * (1 - law.config.cut), rel=0.02)
-
-
-def test_answers_in_flight_at_the_first_throttle_tighten_its_measurement() -> None:
-    law = LocalLaw()
-    for step in range(150):  # 150 calls accepted over 1 s: a quota of 75, burst 75
-        law.on_success(now=step / 150, waited=0.0)
-    law.on_answer(0.1)  # 100 ms answers: at the throttle, a round trip's calls are out still
-    assert law.on_throttle(now=1.0, sent_at=0.9)
-    first = law.rate
-    assert first == pytest.approx(150 / 2.0, rel=0.02)
-    assert law.measuring
-    for step in range(1, 8):  # 7 more answers of calls that left before the bucket ran dry
-        law.on_success(now=1.0 + step / 100, waited=0.0)
-    assert law.rate == pytest.approx(157 / 2.07, rel=0.02)  # still a lower bound, tighter
-    assert law.rate > first
-    assert not law.on_throttle(now=1.08, sent_at=0.95)  # left before the cut: the same one
-    assert law.on_throttle(now=1.3, sent_at=1.2)  # one sent at the measured rate: a cut
-    assert not law.measuring
 
 
 @pytest.mark.parametrize("doubling", [0.15, 0.3, 1.0, 3.0])
