@@ -37,10 +37,9 @@ MECHANISMS: dict[str, dict[str, float]] = {
     "check windows": {"check_window_seconds": BUILT.window_seconds},  # no short re-check
     "creep": {"creep": 0.0},  # the estimate waits for the next probe
     "probe growth": {"probe_growth": 1.0},  # a probe keeps its first step
-    "join-in": {"startup_alone_windows": 10**9},  # the prober of a cold fleet stays alone
+    "join-in": {"join_rate": 0.0, "join_headroom": 0.0},  # a cold fleet's prober stays alone
     "start timelines": {"slot_sent": 0},  # the take-over without the fleet's own bound
     "round-trip doubling": {"slow_start_round_trips": 0.0},  # slow start by the clock alone
-    "growth boost": {"max_boost": 1.0},  # a worker alone raises its rate by the gain alone
 }
 FLEETS = (1, 3, 5, 10)
 QUOTAS = (10.0, 25.0, 50.0)

@@ -57,8 +57,6 @@ class RateConfig:
     history_seconds: float = 10.0  # slow start's successes kept to measure the quota by
     cut: float = 0.15  # steady: a throttle (one per overshoot) cuts the rate by this share...
     gain: float = 0.0015  # ...a success raises it by this share: throttles settle at ~1%
-    max_boost: float = 16.0  # the raise grows up to this many times (a raised quota is found
-    boost_doubling_calls: float = 150.0  # in seconds), doubling every this many quiet calls
     cooldown_seconds: float = 0.2  # throttles this soon after a cut belong to the same overshoot
     limited_seconds: float = 2.0  # a call waited this recently: the rate is what holds calls
     # back, so more would be used (steady growth, a worker's want, the fleet's probes)

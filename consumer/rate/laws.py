@@ -7,8 +7,7 @@ Two laws, both fed with counts of accepted and throttled calls, never with timer
   one. A success raises the rate by a tiny factor (``gain``), a throttle cuts it by a larger one
   (``cut``); the two balance where about ``gain / cut`` (~1%) of the calls are throttled,
   whatever the number of workers, and as every worker moves by the same factors the fleet
-  converges on the quota without talking. The raise grows the longer nothing is throttled (a
-  raised quota is found in seconds) and starts small again after each cut. A cold worker
+  converges on the quota without talking. A cold worker
   slow-starts, doubling while calls wait for their slot every 0.15 s or every five round trips
   if slower: the bucket's burst lets the rate run past the quota unseen, and every call sent
   in the round trip before the first throttle comes back is another throttle, so the overshoot
@@ -103,7 +102,6 @@ class LocalLaw:
         self.phase = Phase.SLOW_START if rate is None else Phase.STEADY
         self._last_cut = -math.inf
         self._last_grow: float | None = None
-        self._quiet_calls = 0
         self._accepted: deque[float] = deque()  # success times in slow start (history_seconds)
         self.round_trip: float | None = None
 
@@ -142,7 +140,6 @@ class LocalLaw:
         self._steady()
         self._last_cut = now
         self._last_grow = now
-        self._quiet_calls = 0
 
     def on_success(self, now: float, waited: float) -> None:
         """``waited``: seconds since a call last waited for its slot (the rate held it back)."""
@@ -159,9 +156,7 @@ class LocalLaw:
             return
         if waited > config.limited_seconds or last is None:
             return
-        self._quiet_calls += 1
-        boost = min(config.max_boost, 2.0 ** (self._quiet_calls / config.boost_doubling_calls))
-        self.rate *= 1.0 + config.gain * boost
+        self.rate *= 1.0 + config.gain
 
     def measured_quota(self, now: float) -> float:
         """The largest lower bound of the quota the calls accepted in slow start give, for a
@@ -185,7 +180,6 @@ class LocalLaw:
             self.rate *= 1.0 - config.cut
         self.rate = max(config.min_rate, self.rate)
         self._last_cut = now
-        self._quiet_calls = 0
         return True
 
 
