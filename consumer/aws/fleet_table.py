@@ -221,7 +221,8 @@ def parse_item(
             timeline=None if wire.tl is None else Timeline(wire.tl[0], tuple(wire.tl[1:])),
         )
     plan = None
-    if "plan" in item and (wire_plan := _read(_PlanWire, "plan", item["plan"], ignored)):
+    wire_plan = _read(_PlanWire, "plan", item["plan"], ignored) if "plan" in item else None
+    if wire_plan is not None:
         plan = PlanRecord(
             Plan(
                 rate=wire_plan.rate,
