@@ -40,6 +40,8 @@ MECHANISMS: dict[str, dict[str, float]] = {
     "join-in": {"join_rate": 0.0, "join_headroom": 0.0},  # a cold fleet's prober stays alone
     "start timelines": {"slot_sent": 0},  # the take-over without the fleet's own bound
     "round-trip doubling": {"slow_start_round_trips": 0.0},  # slow start by the clock alone
+    "cooldown": {"cooldown_seconds": 0.0},  # every throttle of an overshoot cuts
+    "brake hold": {"brake_windows": 1},  # a brake lifts at the next decision
 }
 FLEETS = (1, 3, 5, 10)
 QUOTAS = (10.0, 25.0, 50.0)

@@ -52,8 +52,6 @@ class RateConfig:
     slow_start_round_trips: float = 5.0  # about a second), or once per this many round trips if
     # slower: each call sent in the round trip before the first throttle returns is a throttle
     slow_start_limited_seconds: float = 0.3  # it grows only while a call waited this recently
-    round_trip_rise: float = 0.5  # the round trip follows a slower answer at once, a quicker one
-    round_trip_fall: float = 0.1  # slowly: a doubling timed by yesterday's answers overshoots
     history_seconds: float = 10.0  # slow start's successes kept to measure the quota by
     cut: float = 0.15  # steady: a throttle (one per overshoot) cuts the rate by this share...
     gain: float = 0.0015  # ...a success raises it by this share: throttles settle at ~1%
@@ -69,9 +67,9 @@ class RateConfig:
     margin: float = 0.02  # cruise this far below the estimate; a light throttle steps it down
     # by this, a heavy one in a probe by at most three times this
     creep: float = 0.005  # each quiet cruising window raises the estimate by this share
-    probe_every_seconds: float = 20.0  # quiet cruising before a probe, and at least
-    probe_calls: float = 400.0  # this many calls (a small quota's probe would be noise)...
-    max_probe_every_seconds: float = 30.0  # ...but no longer: a raised quota is found
+    probe_every_seconds: float = 20.0  # quiet cruising before a probe
+    max_probe_every_seconds: float = 30.0  # a take-over or cut that may have found more than
+    # its estimate counts as this long quiet: it probes at once
     probe_step: float = 0.04  # a probe sends this share above the estimate...
     probe_flat_windows: int = 3  # ...for this many windows (long enough to empty the burst)...
     probe_growth: float = 2.0  # ...then each quiet window multiplies the step...
@@ -94,7 +92,6 @@ class RateConfig:
     # behind their schedule: the bucket refilled by as many meanwhile
     nap_seconds: float = 0.2  # a caller waiting for its slot looks at the rate this often
     want_seconds: float = 10.0  # a worker short of work wants what it sent over this long,
-    want_headroom: float = 1.5  # times this (room to grow before it is rate-bound again),
     min_want: float = 1.0  # and at least this many calls/s
     repeat_seconds: float = 5.0  # a command's repeated throttle is the quota's if, this recently,
     repeat_share: float = 0.1  # other calls were throttled or repeated ones were this share

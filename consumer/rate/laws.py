@@ -116,13 +116,9 @@ class LocalLaw:
         self.phase = Phase.STEADY
 
     def on_answer(self, seconds: float) -> None:
-        """An answer came back ``seconds`` after its call left."""
-        if self.round_trip is None:
-            self.round_trip = seconds
-        else:
-            config = self.config
-            weight = config.round_trip_rise if seconds > self.round_trip else config.round_trip_fall
-            self.round_trip += weight * (seconds - self.round_trip)
+        """An answer came back ``seconds`` after its call left: the round trip slow start is
+        timed by."""
+        self.round_trip = seconds
 
     def doubling_seconds(self) -> float:
         """How often slow start doubles: every calls sent in the round trip before the first
@@ -347,11 +343,7 @@ class FleetLaw:
         config = self.config
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = plan.quiet_seconds + window.seconds
-        every = min(
-            config.max_probe_every_seconds,
-            max(config.probe_every_seconds, config.probe_calls / max(estimate, 1e-9)),
-        )
-        if plan.mode is Mode.CRUISE and quiet < every:
+        if plan.mode is Mode.CRUISE and quiet < config.probe_every_seconds:
             # Creep up meanwhile: a low measurement does not hold the fleet down until the
             # next probe, and creeping past the quota empties the burst slowly, a throttle or
             # two at a time.

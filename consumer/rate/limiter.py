@@ -165,7 +165,8 @@ class QuotaLimiter:
 
         A throttle multiplies the share by ``brake`` at once (1: never, for a configured fleet
         rate), before the fleet's decision can reach this worker; the brake holds until that
-        decision arrives (a lower share: the fleet cut) or, at the latest, three decisions on.
+        decision arrives (a lower share: the fleet cut) or, at the latest, `brake_windows`
+        decisions on.
         ``steer``: the fleet is starting and this worker slow-starts for it: its own law sets
         its rate until a share does. ``starting`` without ``steer``: one of the others, whose
         share may be nil; when one arrives, its first call goes ``phase`` (0-1) of a slot from
@@ -213,7 +214,7 @@ class QuotaLimiter:
             return UNBOUNDED
         config = self.config
         ok, thr = self.tally.recent(self._clock.monotonic(), config.want_seconds)
-        return max(config.min_want, config.want_headroom * (ok + thr) / config.want_seconds)
+        return max(config.min_want, (ok + thr) / config.want_seconds)
 
     # -- RateLimiter -----------------------------------------------------------------------
 
