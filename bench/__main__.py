@@ -2,7 +2,6 @@
 
     make bench                                   # latency, quota, mixed and idle at full size
     make bench ARGS="--scenario latency -n 500"  # one scenario, fewer commands
-    make bench ARGS="--scenario quota --aimd increase_per_second=1"
     make bench ARGS="--scenario outage --outage-seconds 120"   # long runs: only by name
     make bench ARGS="--scenario brownout --scenario soak -n 20000"
     make bench ARGS="--scenario fleet --fleets 1,3 --quotas 25 -n 400"   # fleets x quotas
@@ -34,14 +33,6 @@ from bench.report import json_line, table, targets
 from bench.results import figures
 from bench.scenarios import run_load
 from bench.soak import run_soak
-from bench.worker import parse_aimd
-
-
-def _aimd(text: str) -> dict[str, float]:
-    try:
-        return parse_aimd(text)
-    except ValueError as exc:  # argparse would print only "invalid value"
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _ints(text: str) -> list[int]:
@@ -79,7 +70,6 @@ def _parser() -> argparse.ArgumentParser:
     add("--depth", type=int, help="queue depth the feeder keeps (default: in-flight bound + 30)")
     add("--wait-time", type=int, dest="wait_time_seconds", help="UNLINK_WAIT_TIME_SECONDS")
     add("--rate-limit", type=float, help="UNLINK_RATE_LIMIT, per worker")
-    add("--aimd", type=_aimd, help="UNLINK_AIMD_* to try, e.g. increase_per_second=1")
     add("--sqs-linger", type=float, help="UNLINK_SQS_LINGER_SECONDS: a batched call's wait")
     add("--cognito-attempts", type=int, help="UNLINK_COGNITO_MAX_ATTEMPTS per Cognito call")
     add("--ceiling-n", type=int, help="commands for the stack-ceiling run (latency; 0: skip)")
@@ -115,7 +105,6 @@ def _configure(name: str, args: argparse.Namespace) -> Scenario:
         depth=args.depth,
         wait_time_seconds=args.wait_time_seconds,
         rate_limit=args.rate_limit,
-        aimd=args.aimd,
         sqs_linger=args.sqs_linger,
         cognito_attempts=args.cognito_attempts,
         timeout_seconds=args.timeout_seconds,

@@ -26,7 +26,6 @@ class Scenario:
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 5.0
     rate_limit: float | None = None  # UNLINK_RATE_LIMIT, a per-worker ceiling
-    aimd: dict[str, float] = field(default_factory=dict)  # limiter experiments (UNLINK_AIMD_*)
     sqs_linger: float | None = None  # batching experiments (UNLINK_SQS_LINGER_SECONDS)
     cognito_attempts: int | None = None  # botocore attempts per Cognito call (experiments)
     ceiling_n: int = 0  # commands for the stack-ceiling run beside this scenario (0: none)
@@ -52,13 +51,12 @@ class Scenario:
             "UNLINK_VISIBILITY_TIMEOUT_SECONDS": str(self.visibility_timeout_seconds),
             "UNLINK_BACKOFF_BASE_SECONDS": str(self.backoff_base_seconds),
             "UNLINK_BACKOFF_MAX_SECONDS": str(self.backoff_max_seconds),
-            "UNLINK_ADAPTIVE_RATE": "true",
             "UNLINK_LOG_LEVEL": "warning",
             "UNLINK_LOG_FORMAT": "json",
         }
         if self.rate_limit is not None:
             settings["UNLINK_RATE_LIMIT"] = str(self.rate_limit)
-        settings.update(knob_settings(self.aimd, self.sqs_linger, self.cognito_attempts))
+        settings.update(knob_settings(self.sqs_linger, self.cognito_attempts))
         return settings
 
     def knobs(self) -> dict[str, Any]:
@@ -73,7 +71,6 @@ class Scenario:
             "store": self.store,
             "depth": self.queue_depth,
             "rate_limit": self.rate_limit,
-            "aimd": self.aimd or None,
             "sqs_linger": self.sqs_linger,
             "cognito_attempts": self.cognito_attempts,
         }

@@ -23,11 +23,11 @@ from aiobotocore.session import get_session
 
 from consumer.app import build_worker
 from consumer.aws.clients import open_clients
-from consumer.aws.ratelimit import AdaptiveRateLimiter
 from consumer.core.clock import SystemClock
 from consumer.local.seed import seed_in_process
 from consumer.local.stack import LocalStack
 from consumer.observe import logs
+from consumer.rate.limiter import QuotaLimiter
 from consumer.settings import Settings
 
 REGION = "us-east-1"
@@ -96,7 +96,7 @@ async def coalesced(stack: LocalStack, count: int, quota: float) -> Run:
 async def one_per_call(stack: LocalStack, count: int, quota: float) -> Run:
     """The same deletions, one id per call, through a gate at the same rate."""
     ids = [d.identity_id for d in seed_in_process(stack, developer=count).developer]
-    gate = AdaptiveRateLimiter(SystemClock(), quota, None)
+    gate = QuotaLimiter(SystemClock(), ceiling=quota)  # a known rate, as the worker's gate
     before, started = _calls(stack), time.perf_counter()
     async with get_session().create_client(
         "cognito-identity", region_name=REGION, endpoint_url=stack.endpoint_url

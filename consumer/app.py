@@ -16,20 +16,15 @@ import structlog
 from consumer.aws.clients import Clients, open_clients
 from consumer.aws.cognito import CognitoExecutor
 from consumer.aws.dynamo_store import DynamoStore
-from consumer.aws.fleet import FleetMember, FleetTiming
-from consumer.aws.fleet_coordinator import FleetCoordinator
 from consumer.aws.fleet_table import DynamoFleetTable
-from consumer.aws.fleetrate import LocalLaw
 from consumer.aws.idempotency import MemoryStore
-from consumer.aws.quota import QuotaLimiter
-from consumer.aws.ratelimit import AdaptiveRateLimiter, AimdConfig, RateLimiter
 from consumer.aws.sqs import SqsQueue, redrive_max_receives, resolve_dlq_url
 from consumer.core.breaker import BreakerConfig, HealthGate
 from consumer.core.clock import Clock, SystemClock
 from consumer.core.errors import ConfigurationError
 from consumer.core.observer import Observer, Pseudonyms
 from consumer.core.policy import Backoff, RetryPolicy
-from consumer.core.ports import IdempotencyStore
+from consumer.core.ports import IdempotencyStore, RateLimiter
 from consumer.core.processor import Processor
 from consumer.core.receive_budget import ReceiveBudget
 from consumer.core.router import Router
@@ -37,49 +32,32 @@ from consumer.core.tracecontext import NO_TRACER, CommandTracer
 from consumer.core.visibility import lock_seconds
 from consumer.core.worker import Worker, WorkerConfig, WorkerStats
 from consumer.observe.metrics import Health, PrometheusObserver, make_app, serve
+from consumer.rate.config import RateConfig
+from consumer.rate.coordinator import FleetCoordinator
+from consumer.rate.laws import LocalLaw
+from consumer.rate.limiter import QuotaLimiter
+from consumer.rate.member import FleetMember
 from consumer.settings import Settings, unknown_variables
 
 log = structlog.get_logger("consumer.app")
 
 
-def aimd_config(settings: Settings) -> AimdConfig:
-    return AimdConfig(
-        decrease_factor=settings.aimd_decrease_factor,
-        increase_per_second=settings.aimd_increase_per_second,
-        min_rate=settings.aimd_min_rate,
-        cooldown_seconds=settings.aimd_cooldown_seconds,
-        slow_start_growth=settings.aimd_slow_start_growth,
-        initial_rate=settings.aimd_initial_rate,
-    )
-
-
-def build_limiter(settings: Settings, clock: Clock) -> AdaptiveRateLimiter:
-    aimd = aimd_config(settings) if settings.adaptive_rate else None
-    return AdaptiveRateLimiter(clock, settings.rate_limit, aimd)
-
-
-def build_rate_limiter(settings: Settings, clock: Clock) -> RateLimiter:
-    """The gate every unlink call passes: the fleet's quota controller unless told otherwise."""
-    if settings.rate_control == "aimd" or (
-        not settings.adaptive_rate and settings.fleet_rate_limit is None
-    ):
-        return build_limiter(settings, clock)
+def build_rate_limiter(settings: Settings, clock: Clock) -> QuotaLimiter:
+    """The gate every unlink call passes: a known quota (shared by the fleet, all of it alone
+    or before the first heartbeat), else a quota learned from throttles; under the per-worker
+    ceiling either way."""
+    config = RateConfig(heartbeat_seconds=settings.fleet_heartbeat_seconds)
     if settings.fleet_rate_limit is not None:
-        # A known quota: the coordinator shares it; alone (or before its first heartbeat) a
-        # worker runs at no more than all of it.
         ceiling = min(settings.fleet_rate_limit, settings.rate_limit or settings.fleet_rate_limit)
-        return QuotaLimiter(clock, ceiling=ceiling)
-    local = LocalLaw()
-    return QuotaLimiter(clock, ceiling=settings.rate_limit, local=local)
+        return QuotaLimiter(clock, ceiling=ceiling, config=config)
+    return QuotaLimiter(clock, ceiling=settings.rate_limit, local=LocalLaw(config))
 
 
 def build_fleet(
-    settings: Settings, clients: Clients, limiter: RateLimiter, clock: Clock
+    settings: Settings, clients: Clients, limiter: QuotaLimiter, clock: Clock
 ) -> FleetCoordinator | None:
     """Coordination through the idempotency table, when there is one to share."""
-    if not isinstance(limiter, QuotaLimiter) or clients.dynamodb is None:
-        return None
-    if not settings.idempotency_table:
+    if clients.dynamodb is None or not settings.idempotency_table:
         return None
     member = FleetMember(
         uuid.uuid4().hex[:12],
@@ -87,7 +65,6 @@ def build_fleet(
         limiter,
         clock,
         fixed_rate=settings.fleet_rate_limit,
-        timing=FleetTiming(heartbeat_seconds=settings.fleet_heartbeat_seconds),
     )
     table = DynamoFleetTable(clients.dynamodb, settings.idempotency_table, clock)
     return FleetCoordinator(table, member, clock)
@@ -150,7 +127,7 @@ async def build_worker(
     clients: Clients,
     clock: Clock | None = None,
     observer: Observer | None = None,
-) -> tuple[Worker, RateLimiter]:
+) -> tuple[Worker, QuotaLimiter]:
     clock = clock or SystemClock()
     dlq_url = settings.dlq_url or await _dlq_from_redrive_policy(clients, settings)
     if not dlq_url:

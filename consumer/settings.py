@@ -17,12 +17,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consumer.aws.ratelimit import AimdConfig
 from consumer.core.errors import ConfigurationError
 from consumer.core.policy import SQS_MAX_DELAY_SECONDS
 
-# The limiter's own defaults, so the settings below cannot drift from them.
-_AIMD = AimdConfig()
 ENV_PREFIX = "UNLINK_"
 
 
@@ -108,54 +105,25 @@ class Settings(BaseSettings):
     grace_period_seconds: float = Field(
         default=25.0, ge=0, le=3600, description="On SIGTERM, how long running commands may finish."
     )
-    rate_limit: float | None = Field(default=None, gt=0, description="Cognito calls/s ceiling.")
-    adaptive_rate: bool = Field(default=True, description="Back off on throttling, probe up.")
-    # How the fleet shares the Cognito quota: consumer/aws/fleet.py gives the reasons.
+    # The rate control's whole surface: docs/rate-control.md says how it works.
+    rate_limit: float | None = Field(
+        default=None,
+        gt=0,
+        description="One worker's ceiling in Cognito unlink calls/s, whatever its share or its "
+        "own law says; unset: none.",
+    )
     fleet_rate_limit: float | None = Field(
         default=None,
         gt=0,
-        description="Unlink calls/s for the whole fleet (a known quota), shared by the live "
-        "workers through the idempotency table; without a table, this worker's own rate.",
-    )
-    rate_control: Literal["fleet", "aimd"] = Field(
-        default="fleet",
-        description="fleet: the quota is learned and shared through the idempotency table "
-        "(each worker steers on its own without one); aimd: the per-worker AIMD limiter that "
-        "the aimd_* settings tune.",
+        description="A known quota: unlink calls/s for the whole fleet, shared by the live "
+        "workers through the idempotency table (without a table, this worker's own rate). "
+        "Unset: the quota is learned from throttles.",
     )
     fleet_heartbeat_seconds: float = Field(
         default=1.0,
         ge=0.2,
         le=5.0,
         description="How often a worker writes its fleet entry: one DynamoDB request each.",
-    )
-    # How the adaptive rate moves (AIMD); consumer/aws/ratelimit.py gives the reasons.
-    aimd_decrease_factor: float = Field(
-        default=_AIMD.decrease_factor,
-        gt=0,
-        le=1,
-        description="A throttle cuts the rate to this share of the calls/s that got through.",
-    )
-    aimd_increase_per_second: float = Field(
-        default=_AIMD.increase_per_second,
-        ge=0,
-        description="Calls/s added each second while the rate is what holds calls back.",
-    )
-    aimd_min_rate: float = Field(
-        default=_AIMD.min_rate, gt=0, description="Calls/s a throttle never cuts below."
-    )
-    aimd_cooldown_seconds: float = Field(
-        default=_AIMD.cooldown_seconds, ge=0, description="At most one cut per this many seconds."
-    )
-    aimd_slow_start_growth: float = Field(
-        default=_AIMD.slow_start_growth,
-        ge=0,
-        description="Slow start's growth per second after a cut with no goodput (1: doubling).",
-    )
-    aimd_initial_rate: float | None = Field(
-        default=_AIMD.initial_rate,
-        gt=0,
-        description="Calls/s to pace at from the start; unset: the rate limit, or unpaced.",
     )
     sqs_linger_seconds: float = Field(
         default=0.02,

@@ -14,7 +14,6 @@ from bench.procs import Usage
 from bench.results import correctness, fed_sustained, figures, percentile
 from bench.scenarios import Run
 from bench.workload import APPLIED, CONFLICT, MALFORMED, NOT_FOUND, Mix, build
-from consumer.aws.ratelimit import AimdConfig
 from consumer.local.ledger import LedgerSnapshot
 from consumer.local.seeded import DeveloperIdentity, FederatedIdentity, Seeded, SeededPool
 from consumer.settings import Settings
@@ -161,38 +160,22 @@ def test_targets_report_met_and_missed() -> None:
     assert "targets:" in report.table([{**result, "targets": found}])
 
 
-def test_parse_pairs() -> None:
-    assert worker.parse_pairs("a=1, b=2.5,") == {"a": 1.0, "b": 2.5}
-    with pytest.raises(ValueError, match="NAME=VALUE"):
-        worker.parse_pairs("a")
-
-
-def test_aimd_names_are_the_limiter_constants() -> None:
-    assert worker.aimd_names() == sorted(AimdConfig.__dataclass_fields__)
-    with pytest.raises(ValueError, match="unknown AIMD settings"):
-        worker.parse_aimd("nonsense=1")
-
-
 def test_knobs_reach_the_worker_as_its_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     scenario = override(
         DEFAULTS["quota"],
-        aimd={"increase_per_second": 2.0, "initial_rate": 7.0},
         sqs_linger=0.07,
         cognito_attempts=1,
     )
     for name, value in scenario.worker_settings().items():
         monkeypatch.setenv(name, value)
     settings = Settings(queue_url="http://queue")
-    assert settings.rate_control == "aimd"
-    assert settings.aimd_increase_per_second == 2.0
-    assert settings.aimd_initial_rate == 7.0
     assert settings.sqs_linger_seconds == 0.07
     assert settings.cognito_max_attempts == 1
     assert not any(name.startswith("BENCH_") for name in scenario.worker_settings())
 
 
 def test_no_knob_leaves_every_default() -> None:
-    assert worker.knob_settings({}, None, None) == {}
+    assert worker.knob_settings(None, None) == {}
 
 
 def test_a_ceiling_leaves_out_the_seconds_without_the_feeder() -> None:

@@ -13,16 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import botocore.exceptions
 from botocore.retries.standard import RetryContext, TransientRetryableChecker
 
+from consumer.answers import is_throttle
 from consumer.aws.deletions import DeleteCoalescer
-from consumer.aws.pacing import (
-    AttemptPacing,
-    Deadlines,
-    answer_lost,
-    is_throttle,
-    lost_before,
-    repeated_throttles,
-)
-from consumer.aws.ratelimit import RateLimiter
+from consumer.aws.pacing import AttemptPacing, Deadlines
 from consumer.aws.users import UserIdentities
 from consumer.aws.verify import Verifier
 from consumer.core import errors
@@ -33,6 +26,7 @@ from consumer.core.commands import (
     UnlinkDeveloperUser,
     UnlinkIdentity,
 )
+from consumer.core.ports import RateLimiter
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -145,7 +139,8 @@ class CognitoExecutor:
         deletes = delete_limiter or limiter
         self._deletions = DeleteCoalescer(self._delete_identities, deletes, translate)
         # Paces retries; reports every throttled attempt, each to its operation's limiter.
-        AttemptPacing(limiter, outside=self._deadlines.outside).register(client)
+        self._pacing = AttemptPacing(limiter, outside=self._deadlines.outside)
+        self._pacing.register(client)
         AttemptPacing(deletes).register(client, (DELETE_OPERATION,))
 
     def __repr__(self) -> str:
@@ -167,20 +162,18 @@ class CognitoExecutor:
             on_started()  # the limiter let it go: from here a shutdown lets it finish
         secrets = _secrets(command)
         try:
-            async with (
-                asyncio.timeout(self._timeout) as limit,
-                self._deadlines.bound(limit),
-            ):
-                with repeated_throttles(throttled_before):
+            with self._pacing.call(repeated=throttled_before > 0) as attempts:
+                async with (
+                    asyncio.timeout(self._timeout) as limit,
+                    self._deadlines.bound(limit),
+                ):
                     await self._call(command)
         except Exception as exc:
             error = translate(exc, secrets)
             if isinstance(error, errors.NotAuthorized) and isinstance(command, UnlinkIdentity):
                 error = errors.NotAuthorized(f"{TOKENS_REJECTED} ({error.detail})")
-            if isinstance(exc, botocore.exceptions.ClientError):
-                error.answer_lost = answer_lost(exc.response)
-            elif lost_before(exc):
-                error.answer_lost = True  # e.g. refused on retry after a dropped connection
+            # An earlier attempt lost its answer: e.g. refused on retry after a dropped connection.
+            error.answer_lost = attempts.lost_before
             raise error from exc
         self._limiter.on_success()
 

@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from consumer.aws.ratelimit import RateLimiter
 from consumer.core import errors
+from consumer.core.ports import RateLimiter
 
 MAX_IDS: Final = 60  # DeleteIdentities' limit per call
 INTERNAL: Final = "InternalServerError"

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
-from consumer.aws.fleet import FleetView, MemberEntry, PlanRecord
-from consumer.aws.fleetrate import Plan, Timeline
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from consumer.core.clock import Clock
+from consumer.rate.config import Mode, RateConfig
+from consumer.rate.laws import Plan, Timeline
+from consumer.rate.member import FleetView, MemberEntry, PlanRecord
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -29,6 +33,11 @@ if TYPE_CHECKING:
 FLEET_KEY: Final = "fleet#unlink-quota"
 MEMBER_PREFIX: Final = "m_"
 ITEM_TTL_SECONDS: Final = 24 * 3600
+_SLOTS: Final = RateConfig().slot_history  # the most slots an entry's timeline may carry
+_PROBED: Final = RateConfig().probe_history  # the most windows a plan's probe may carry
+
+log = structlog.get_logger("consumer.aws.fleet")
+W = TypeVar("W", bound=BaseModel)
 
 
 class DynamoFleetTable:
@@ -38,6 +47,7 @@ class DynamoFleetTable:
         self._client = client
         self._table = table
         self._clock = clock
+        self._ignored: set[str] = set()  # attributes already logged as ignored
 
     def __repr__(self) -> str:
         return f"DynamoFleetTable(table={self._table!r}, key={FLEET_KEY!r})"
@@ -69,7 +79,7 @@ class DynamoFleetTable:
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
-        return parse_item(response.get("Attributes") or {})
+        return parse_item(response.get("Attributes") or {}, self._ignore)
 
     async def leave(self, member: str) -> None:
         await self._client.update_item(
@@ -83,7 +93,13 @@ class DynamoFleetTable:
         response = await self._client.get_item(
             TableName=self._table, Key={"id": {"S": FLEET_KEY}}, ConsistentRead=True
         )
-        return parse_item(response.get("Item") or {})
+        return parse_item(response.get("Item") or {}, self._ignore)
+
+    def _ignore(self, name: str, why: str) -> None:
+        """Logs an attribute that does not parse once, not at every heartbeat."""
+        if name not in self._ignored:
+            self._ignored.add(name)
+            log.warning("fleet_entry_ignored", attribute=name, why=why)
 
 
 def _n(value: float) -> float:
@@ -135,67 +151,112 @@ def plan_value(record: PlanRecord) -> dict[str, str]:
     )
 
 
-def _fields(value: Any) -> dict[str, Any]:
-    fields = json.loads(value["S"])
-    if not isinstance(fields, dict):
-        raise TypeError("not an object")
-    return fields
+# What a value read from the item may be: written by any worker of any version, or by anyone
+# with access to the table, so nothing in it is trusted (a NaN want, an infinite seq, a string
+# where a number goes). Bounds far past any real fleet's, that keep every sum finite.
+Count = Annotated[int, Field(ge=0, le=2**53)]  # exact as a JSON number
+Rate = Annotated[float, Field(ge=0.0, le=1e6)]  # calls/s: far above any Cognito quota
+Seconds = Annotated[float, Field(ge=0.0, le=1e11)]  # epoch seconds or spans: till year 5138
+Want = Annotated[float, Field(ge=-1.0, le=1e6)]  # -1: unbounded
+_WIRE = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore", frozen=True)
 
 
-def _optional(value: Any) -> float | None:
-    return None if value is None else float(value)
+class _EntryWire(BaseModel):
+    model_config = _WIRE
+
+    host: str = Field(max_length=255)
+    started: Seconds
+    at: Seconds
+    seq: Count
+    ok: Count
+    thr: Count
+    want: Want
+    share: Rate | None
+    ok1m: Count
+    thr1m: Count
+    tl: list[Count] | None = Field(default=None, min_length=1, max_length=1 + _SLOTS)
 
 
-def parse_item(item: Mapping[str, Any]) -> FleetView:
-    """The fleet item as a `FleetView`; an entry that does not parse is left out."""
+class _PlanWire(BaseModel):
+    model_config = _WIRE
+
+    rate: Rate
+    estimate: Rate | None
+    mode: Mode
+    window: Count
+    quiet: Seconds
+    step: Rate
+    probing: Count
+    probed: list[tuple[Count | Rate, Seconds]] = Field(max_length=_PROBED)
+    fresh: bool
+    at: Seconds
+    by: str = Field(max_length=255)
+
+
+def parse_item(
+    item: Mapping[str, Any], ignored: Callable[[str, str], None] | None = None
+) -> FleetView:
+    """The fleet item as a `FleetView`. An attribute that is not what a worker writes is left
+    out, and ``ignored`` told its name and why (the field at fault, never the value)."""
     members: dict[str, MemberEntry] = {}
     for name, value in item.items():
         if not name.startswith(MEMBER_PREFIX):
             continue
-        try:
-            fields = _fields(value)
-            want = float(fields["want"])
-            member = name.removeprefix(MEMBER_PREFIX)
-            members[member] = MemberEntry(
-                member=member,
-                host=str(fields["host"]),
-                started=float(fields["started"]),
-                at=float(fields["at"]),
-                seq=int(fields["seq"]),
-                successes=int(fields["ok"]),
-                throttles=int(fields["thr"]),
-                want=math.inf if want < 0 else want,
-                share=_optional(fields["share"]),
-                recent_successes=int(fields["ok1m"]),
-                recent_throttles=int(fields["thr1m"]),
-                timeline=_timeline(fields.get("tl")),
-            )
-        except (KeyError, TypeError, ValueError):
+        wire = _read(_EntryWire, name, value, ignored)
+        if wire is None:
             continue
-    return FleetView(members, _parse_plan(item.get("plan")))
-
-
-def _timeline(value: Any) -> Timeline | None:
-    if value is None:
-        return None
-    first, *counts = value
-    return Timeline(int(first), tuple(int(count) for count in counts))
-
-
-def _parse_plan(value: Any) -> PlanRecord | None:
-    try:
-        fields = _fields(value)
-        plan = Plan(
-            rate=float(fields["rate"]),
-            estimate=_optional(fields["estimate"]),
-            mode=str(fields["mode"]),
-            window=int(fields["window"]),
-            quiet_seconds=float(fields["quiet"]),
-            step=float(fields["step"]),
-            probing=int(fields["probing"]),
-            probed=tuple((float(calls), float(seconds)) for calls, seconds in fields["probed"]),
-            fresh=bool(fields["fresh"]),
+        member = name.removeprefix(MEMBER_PREFIX)
+        members[member] = MemberEntry(
+            member=member,
+            host=wire.host,
+            started=wire.started,
+            at=wire.at,
+            seq=wire.seq,
+            successes=wire.ok,
+            throttles=wire.thr,
+            want=math.inf if wire.want < 0 else wire.want,
+            share=wire.share,
+            recent_successes=wire.ok1m,
+            recent_throttles=wire.thr1m,
+            timeline=None if wire.tl is None else Timeline(wire.tl[0], tuple(wire.tl[1:])),
         )
-        return PlanRecord(plan, float(fields["at"]), str(fields["by"]))
-    except (KeyError, TypeError, ValueError):
+    plan = None
+    wire_plan = _read(_PlanWire, "plan", item["plan"], ignored) if "plan" in item else None
+    if wire_plan is not None:
+        plan = PlanRecord(
+            Plan(
+                rate=wire_plan.rate,
+                estimate=wire_plan.estimate,
+                mode=wire_plan.mode,
+                window=wire_plan.window,
+                quiet_seconds=wire_plan.quiet,
+                step=wire_plan.step,
+                probing=wire_plan.probing,
+                probed=tuple((float(calls), seconds) for calls, seconds in wire_plan.probed),
+                fresh=wire_plan.fresh,
+            ),
+            wire_plan.at,
+            wire_plan.by,
+        )
+    return FleetView(members, plan)
+
+
+def _read(
+    model: type[W], name: str, value: Any, ignored: Callable[[str, str], None] | None
+) -> W | None:
+    text = value.get("S") if isinstance(value, dict) else None
+    try:
+        if not isinstance(text, str):
+            raise TypeError("not a string attribute")
+        return model.model_validate_json(text)
+    except (ValidationError, TypeError) as exc:
+        if ignored is not None:
+            ignored(name, _why(exc))
         return None
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False, include_input=False)[0]
+        return f"{'.'.join(str(part) for part in first['loc']) or 'value'}: {first['type']}"
+    return str(exc)

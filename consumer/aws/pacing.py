@@ -6,7 +6,8 @@ overshooting the quota as long as second attempts got through. The executor pace
 first attempt; `before-send` paces the retries; `response-received` reports each throttled
 attempt, retried or not, and marks a call one of whose attempts lost its answer (a 5xx, a timeout
 or dropped connection after sending): its final answer, a ResourceNotFound say, may then be the
-answer to an unlink that attempt already applied (`answer_lost`).
+answer to an unlink that attempt already applied. The executor learns both through `call`:
+it says whether the command was throttled before, and gets back what the attempts told.
 """
 
 from __future__ import annotations
@@ -16,51 +17,32 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
-from contextvars import ContextVar
-from http import HTTPStatus
+from dataclasses import dataclass
 from typing import Any, Final
 
 import botocore.exceptions
-from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
-from consumer.aws.ratelimit import RateLimiter
+from consumer.answers import is_throttle
+from consumer.core.ports import RateLimiter
 
-# botocore's own throttling detection: the union of every throttling code AWS services use.
-_THROTTLED: Final = ThrottledRetryableChecker()
 UNLINK_OPERATIONS: Final = ("UnlinkDeveloperIdentity", "UnlinkIdentity")
-SENT_AT: Final = "unlink_sent_at"  # in botocore's per-call context
-LOST: Final = "unlink_answer_lost"  # in the per-call context, then in the final ResponseMetadata
-# The call in this task is a command's that a throttle answered on an earlier receive: its
-# throttles are the command's own (a poisoned target), not the quota's.
-_REPEAT: ContextVar[bool] = ContextVar("unlink_throttled_before", default=False)
+SENT_AT: Final = "unlink_sent_at"  # in botocore's per-call context: when this attempt left
+LOST: Final = "unlink_answer_lost"  # in the per-call context: an attempt so far lost its answer
 
 
-@contextlib.contextmanager
-def repeated_throttles(throttled_before: int) -> Iterator[None]:
-    """Marks the calls made inside as a command's that was throttled before: a quota throttles
-    about one call in a hundred, so the same command throttled on two receives in a row, while
-    others get through, is likely not the quota's doing (the limiter decides, `repeated`)."""
-    token = _REPEAT.set(throttled_before > 0)
-    try:
-        yield
-    finally:
-        _REPEAT.reset(token)
+@dataclass(slots=True)
+class Attempts:
+    """One call's HTTP attempts as the hooks saw them, returned to the caller by `call`.
 
+    ``repeated``: the command was throttled on an earlier receive (the caller says so), so a
+    throttle of this call may be the command's own (a poisoned target), not the quota's.
+    ``lost_before``: an attempt before the one that ended the call lost its answer (a 5xx, a
+    timeout or dropped connection after sending): the final answer, a ResourceNotFound say, may
+    be the answer to an unlink that attempt already applied.
+    """
 
-def error_code(parsed_response: object) -> str | None:
-    error = parsed_response.get("Error") if isinstance(parsed_response, dict) else None
-    code = error.get("Code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) else None
-
-
-def is_throttle(parsed_response: object) -> bool:
-    """A throttled answer: a throttling code botocore knows, or HTTP 429 (a proxy, an endpoint)."""
-    if not isinstance(parsed_response, dict):
-        return False
-    status = parsed_response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if status == HTTPStatus.TOO_MANY_REQUESTS or error_code(parsed_response) == "429":
-        return True
-    return bool(_THROTTLED.is_retryable(RetryContext(1, parsed_response=parsed_response)))
+    repeated: bool = False
+    lost_before: bool = False
 
 
 class AttemptPacing:
@@ -76,6 +58,8 @@ class AttemptPacing:
         self._now = now
         # Where a retry waits for its slot: outside its call's timeout (`Deadlines.outside`).
         self._outside = outside or contextlib.nullcontext
+        # The calls in flight, by the task that makes each (botocore runs its hooks there).
+        self._calls: dict[asyncio.Task[Any], Attempts] = {}
 
     def register(self, client: Any, operations: tuple[str, ...] = UNLINK_OPERATIONS) -> None:
         """Hooks the ``operations`` of ``client`` (each limiter paces its own operations)."""
@@ -84,6 +68,27 @@ class AttemptPacing:
         for operation in operations:
             events.register(f"before-send.{service}.{operation}", self.before_send)
             events.register(f"response-received.{service}.{operation}", self.response_received)
+
+    @contextlib.contextmanager
+    def call(self, *, repeated: bool = False) -> Iterator[Attempts]:
+        """The current task's call made inside: what its attempts told, once it has ended."""
+        attempts = Attempts(repeated)
+        task = asyncio.current_task()
+        if task is None:
+            yield attempts
+            return
+        self._calls[task] = attempts
+        try:
+            yield attempts
+        finally:
+            self._calls.pop(task, None)
+
+    def _attempts(self) -> Attempts:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no event loop: a call outside `call`
+            task = None
+        return self._calls.get(task, Attempts()) if task is not None else Attempts()
 
     async def before_send(self, request: Any = None, **_: Any) -> None:
         """A retry waits for its slot like a first attempt; returns None so the request is sent."""
@@ -106,30 +111,15 @@ class AttemptPacing:
         sent_at = sent_at if isinstance(sent_at, float) else None
         if sent_at is not None:
             self._limiter.on_answer(self._now() - sent_at)
+        attempts = self._attempts()
         if is_throttle(parsed_response):
-            self._limiter.on_throttle(sent_at, repeated=_REPEAT.get())
+            self._limiter.on_throttle(sent_at, repeated=attempts.repeated)
         if context is None:
             return
-        if context.get(LOST) and isinstance(parsed_response, dict):
-            parsed_response.setdefault("ResponseMetadata", {})[LOST] = True  # an earlier one's
-        if context.get(LOST) and isinstance(exception, BaseException):
-            # A retry that could not connect is raised as the call's error: it must not hide an
-            # earlier attempt whose connection dropped after the request went out.
-            setattr(exception, LOST, True)
+        # This attempt may be the last: what the ones before it lost is what the call reports.
+        attempts.lost_before = bool(context.get(LOST))
         if _lost_answer(parsed_response, exception):
             context[LOST] = True
-
-
-def answer_lost(parsed_response: object) -> bool:
-    """Whether an earlier attempt of the call that ended with this response lost its answer."""
-    if not isinstance(parsed_response, dict):
-        return False
-    return bool(parsed_response.get("ResponseMetadata", {}).get(LOST))
-
-
-def lost_before(exception: BaseException) -> bool:
-    """Whether an earlier attempt of the call that ended with this exception lost its answer."""
-    return bool(getattr(exception, LOST, False))
 
 
 def _lost_answer(parsed_response: object, exception: object) -> bool:

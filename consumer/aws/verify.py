@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import structlog
 
-from consumer.aws.ratelimit import RateLimiter
 from consumer.core import errors
 from consumer.core.commands import UnlinkDeveloperIdentity, UnlinkIdentity
+from consumer.core.ports import RateLimiter
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient

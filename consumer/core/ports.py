@@ -1,6 +1,8 @@
-"""The seams the core needs from its adapters: the command executor and the idempotency store.
+"""The seams the core needs from its adapters: the command executor, the idempotency store and
+the rate limiter.
 
-`consumer.aws` implements them (Cognito, DynamoDB, memory); tests plug in fakes.
+`consumer.aws` implements the first two (Cognito, DynamoDB, memory), `consumer.rate` the limiter;
+tests plug in fakes.
 """
 
 from __future__ import annotations
@@ -102,4 +104,26 @@ class IdempotencyStore(Protocol):
     ) -> None:
         """Gives up our lock, keeping ``history`` for the next attempt; never touches a
         COMPLETED record or another worker's lock."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """How the executor asks for permission to call Cognito and reports what happened."""
+
+    @property
+    def rate(self) -> float | None:
+        """Current requests/s, or None when unlimited."""
+        ...
+
+    async def acquire(self) -> None: ...
+
+    def on_success(self) -> None: ...
+
+    def on_throttle(self, sent_at: float | None = None, *, repeated: bool = False) -> None:
+        """A call was throttled; ``sent_at`` (monotonic) is when it left, if known; ``repeated``:
+        its command was throttled on an earlier receive too."""
+        ...
+
+    def on_answer(self, seconds: float) -> None:
+        """An attempt's answer, whatever it was, came back ``seconds`` after it left."""
         ...

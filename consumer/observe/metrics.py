@@ -32,7 +32,7 @@ from prometheus_client import (
 )
 
 from consumer import __version__
-from consumer.aws.pacing import is_throttle
+from consumer.answers import is_throttle
 from consumer.core.breaker import DEPENDENCIES, Change
 
 

@@ -30,7 +30,7 @@ from opentelemetry.trace import (
 )
 
 from consumer import __version__
-from consumer.aws.pacing import error_code
+from consumer.answers import error_code
 from consumer.core.commands import Command
 from consumer.core.messages import Message
 from consumer.core.outcomes import DeadLetter, Outcome, Retry, outcome_label

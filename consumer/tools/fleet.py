@@ -19,10 +19,11 @@ import time
 from typing import Any
 
 from consumer.aws.clients import client
-from consumer.aws.fleet import FleetView, MemberEntry
 from consumer.aws.fleet_table import FLEET_KEY, DynamoFleetTable
 from consumer.core.clock import SystemClock
 from consumer.core.errors import ConfigurationError
+from consumer.rate.config import Mode
+from consumer.rate.member import FleetView, MemberEntry
 from consumer.settings import Settings, load_settings
 
 STALE_SECONDS = 15.0
@@ -94,7 +95,7 @@ def summarize(view: FleetView, now: float, stale: float = STALE_SECONDS) -> dict
         "quota_estimate_per_s": (
             None if plan is None or plan.estimate is None else round(plan.estimate, 2)
         ),
-        "quota": "configured" if plan is not None and plan.mode == "fixed" else "learned",
+        "quota": "configured" if plan is not None and plan.mode is Mode.FIXED else "learned",
         "mode": None if plan is None else plan.mode,
         "decided_by": None if view.plan is None else view.plan.by,
         "decided_at": None if view.plan is None else _iso(view.plan.at),

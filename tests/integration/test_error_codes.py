@@ -20,7 +20,7 @@ from tests.integration.conftest import (
     send_all,
 )
 from tests.integration.running import background, until
-from tests.integration.worker_runner import settings_for
+from tests.integration.worker_runner import UNPACED, settings_for
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -51,9 +51,9 @@ async def test_throttling_and_timeout_codes_are_retried_and_unknown_4xx_dead_let
         stack.faults.fail_identities[user.identity_id] = code
     await send_all(sqs, queues.url, [developer_command(pool, u) for u in users])
 
-    # Unpaced: the adaptive limiter would slow to a crawl after these throttles, and pacing
+    # Unpaced: a learned rate would slow to a crawl after these throttles, and pacing
     # is not what this asserts (test_pacing and the quota tests cover it).
-    settings = settings_for(queues.url, cognito_max_attempts=1, adaptive_rate=False)
+    settings = settings_for(queues.url, cognito_max_attempts=1, fleet_rate_limit=UNPACED)
     async with background(settings) as worker:
         await until(lambda s: s.outcomes["retried"] >= len(RETRIED), worker)
         for user in users[:-1]:  # the cause is gone; the unknown code stays

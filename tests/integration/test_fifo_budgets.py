@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from consumer.local.stack import LocalStack
 from tests.integration.conftest import Pool, developer_command, developer_user, drain, make_queues
-from tests.integration.worker_runner import run_until_idle, settings_for
+from tests.integration.worker_runner import UNPACED, run_until_idle, settings_for
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -60,9 +60,9 @@ async def test_a_group_throttled_more_often_than_the_failure_budget_still_applie
             queues.url,
             visibility_timeout_seconds=10,
             max_attempts=MAX_ATTEMPTS,
-            # Unpaced: the adaptive limiter would slow to a crawl after these throttles, and pacing
+            # Unpaced: a learned rate would slow to a crawl after these throttles, and pacing
             # is not what this asserts (test_pacing and the quota tests cover it).
-            adaptive_rate=False,
+            fleet_rate_limit=UNPACED,
         )
         stats = await run_until_idle(settings, limit_seconds=120)
     finally:

@@ -20,7 +20,7 @@ from tests.integration.conftest import (
     linked,
     send_all,
 )
-from tests.integration.worker_runner import run_until_idle, settings_for
+from tests.integration.worker_runner import UNPACED, run_until_idle, settings_for
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -188,9 +188,11 @@ async def test_each_service_error_code_is_routed_by_its_class(
     stack.faults.fail_identities[user.identity_id] = code
     try:
         stats = await run_until_idle(
-            # Unpaced: the adaptive limiter would slow to a crawl after these throttles, and pacing
+            # Unpaced: a learned rate would slow to a crawl after these throttles, and pacing
             # is not what this asserts (test_pacing and the quota tests cover it).
-            settings_for(queues.url, max_attempts=2, max_throttle_attempts=2, adaptive_rate=False)
+            settings_for(
+                queues.url, max_attempts=2, max_throttle_attempts=2, fleet_rate_limit=UNPACED
+            )
         )
     finally:
         stack.faults.fail_identities.pop(user.identity_id, None)
@@ -213,8 +215,8 @@ async def test_throttling_under_a_quota_is_retried_on_its_own_budget_and_all_app
     stack.faults.quota_rps = 3.0
     before, throttled_before = stack.ledger.applied_count(), stack.ledger.throttled()
     try:
-        # Unpaced, so the quota surely throttles (the adaptive limiter would avoid most of it).
-        unpaced = settings_for(queues.url, concurrency=12, max_attempts=1, adaptive_rate=False)
+        # Unpaced, so the quota surely throttles (a learned rate would avoid most of it).
+        unpaced = settings_for(queues.url, concurrency=12, max_attempts=1, fleet_rate_limit=UNPACED)
         stats = await run_until_idle(unpaced, limit_seconds=120)
     finally:
         stack.faults.quota_rps = None

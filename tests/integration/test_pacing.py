@@ -14,13 +14,13 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 from consumer.aws.cognito import CognitoExecutor
-from consumer.aws.fleetrate import LocalLaw
-from consumer.aws.quota import QuotaLimiter
 from consumer.core import errors
 from consumer.core.clock import SystemClock
 from consumer.core.commands import UnlinkDeveloperIdentity
 from consumer.local.seed import seed_in_process
 from consumer.local.stack import LocalStack
+from consumer.rate.laws import LocalLaw
+from consumer.rate.limiter import QuotaLimiter
 from tests.integration.limiters import RecordingLimiter, two_developer_commands
 
 ONE_RETRY = AioConfig(retries={"mode": "standard", "total_max_attempts": 2})

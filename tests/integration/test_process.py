@@ -114,8 +114,7 @@ async def test_sigterm_hands_back_unstarted_messages_at_once_and_finishes_the_re
     env = worker_env(
         aws_env,
         queues.url,
-        rate_limit="2",
-        adaptive_rate="false",
+        fleet_rate_limit="2",
         concurrency="10",
         grace_period_seconds="10",
     )

@@ -30,7 +30,7 @@ from tests.integration.conftest import (
     send_all,
 )
 from tests.integration.running import background, until
-from tests.integration.worker_runner import run_until_idle, settings_for
+from tests.integration.worker_runner import UNPACED, run_until_idle, settings_for
 
 if TYPE_CHECKING:
     from types_aiobotocore_cognito_identity import CognitoIdentityClient
@@ -84,9 +84,11 @@ async def test_wrong_scope_typos_and_never_linked_providers_reach_the_dlq(
     for identity_id in identities:
         stack.faults.fail_identities[identity_id] = earlier  # every first attempt meets it
 
-    # Unpaced: the adaptive limiter would slow to a crawl after these throttles, and pacing
+    # Unpaced: a learned rate would slow to a crawl after these throttles, and pacing
     # is not what this asserts (test_pacing and the quota tests cover it).
-    async with background(settings_for(queues.url, max_attempts=5, adaptive_rate=False)) as worker:
+    async with background(
+        settings_for(queues.url, max_attempts=5, fleet_rate_limit=UNPACED)
+    ) as worker:
         await until(lambda s: s.outcomes["retried"] >= len(commands), worker)
         stack.faults.fail_identities.clear()
 

@@ -10,6 +10,9 @@ from consumer.aws.clients import open_clients
 from consumer.core.worker import WorkerStats
 from consumer.settings import Settings
 
+# A known quota far above what the stack serves: calls go unpaced, throttles change no rate.
+UNPACED = 10_000.0
+
 
 def settings_for(queue_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {

@@ -67,7 +67,7 @@ async def test_run_help_documents_every_setting_from_the_model() -> None:
             assert variable in text, name
     assert "--concurrency N Commands in flight (default: 32; env UNLINK_CONCURRENCY)" in text
     assert "--log-level {debug,info,warning,error,critical}" in text
-    assert "--adaptive-rate, --no-adaptive-rate" in text
+    assert "--otel-tracing, --no-otel-tracing" in text
     assert "(default: required; env UNLINK_QUEUE_URL)" in text
     assert "env UNLINK_REGION or AWS_REGION or AWS_DEFAULT_REGION" in text
 

@@ -15,9 +15,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from consumer.aws.fleet import FleetMember, FleetTiming, FleetView, MemberEntry, PlanRecord
-from consumer.aws.fleetrate import LocalLaw, Plan
-from consumer.aws.quota import NAP_SECONDS, QuotaLimiter
+from consumer.rate.config import RateConfig
+from consumer.rate.laws import LocalLaw, Plan
+from consumer.rate.limiter import QuotaLimiter
+from consumer.rate.member import FleetMember, FleetView, MemberEntry, PlanRecord
 
 
 class SimClock:
@@ -32,6 +33,23 @@ class SimClock:
 
     async def sleep(self, seconds: float) -> None:  # never awaited by the simulation
         self.now += seconds
+
+
+class SkewedClock:
+    """A worker's view of the shared clock: its wall clock ``skew`` seconds off the others'."""
+
+    def __init__(self, clock: SimClock, skew: float) -> None:
+        self._clock = clock
+        self._skew = skew
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def time(self) -> float:
+        return self._clock.time() + self._skew
+
+    async def sleep(self, seconds: float) -> None:  # never awaited by the simulation
+        await self._clock.sleep(seconds)
 
 
 @dataclass
@@ -93,6 +111,8 @@ class Spec:
     ceiling: float = math.inf  # calls/s the stack serves, one after another: past it they queue
     lag: float = 0.0  # mean seconds (exponential) a worker's waiting caller wakes late: a
     # busy event loop on a shared machine
+    config: RateConfig = field(default_factory=RateConfig)
+    skews: tuple[float, ...] = ()  # seconds each worker's wall clock is off, in turn
 
 
 @dataclass
@@ -103,6 +123,7 @@ class Result:
     dynamo_requests: int = 0
     ended_at: float = 0.0
     plans: list[Plan] = field(default_factory=list)
+    done_by: dict[int, int] = field(default_factory=dict)  # worker -> commands it applied
 
     def steady(self) -> tuple[float, float]:
         """(applied calls/s, throttled share of calls) over the middle 80% of commands."""
@@ -124,18 +145,16 @@ class Result:
 
 
 class _Worker:
-    def __init__(self, name: str, clock: SimClock, spec: Spec) -> None:
+    def __init__(self, name: str, clock: SimClock | SkewedClock, spec: Spec) -> None:
         # As consumer.app builds it: a known fleet rate is a ceiling, not a law.
         if spec.fixed_rate is not None:
-            self.limiter = QuotaLimiter(clock, ceiling=spec.fixed_rate)
+            self.limiter = QuotaLimiter(clock, ceiling=spec.fixed_rate, config=spec.config)
         else:
-            self.limiter = QuotaLimiter(clock, local=LocalLaw())
+            self.limiter = QuotaLimiter(clock, local=LocalLaw(spec.config))
         self.member: FleetMember | None = None
         self.phase = 0.0  # heartbeats are spread over the second
         if spec.shared:
-            self.member = FleetMember(
-                name, "sim", self.limiter, clock, fixed_rate=spec.fixed_rate, timing=FleetTiming()
-            )
+            self.member = FleetMember(name, "sim", self.limiter, clock, fixed_rate=spec.fixed_rate)
         self.alive = True
         self.waiting = 0  # calls queued for the limiter
         self.retries = 0  # throttled calls to try again
@@ -160,6 +179,7 @@ class _Run:
         self.sent: dict[tuple[int, float], float] = {}  # (worker, reply time) -> sent at
         self.random = random.Random(7)
         self.free = 0.0  # when the stack takes the next call (see `Spec.ceiling`)
+        self.nap = spec.config.nap_seconds
 
     def push(self, at: float, kind: str, index: int) -> None:
         heapq.heappush(self.events, (at, next(self.counter), kind, index))
@@ -175,7 +195,9 @@ class _Run:
     def start(self, count: int, at: float) -> None:
         for _ in range(count):
             index = len(self.workers)
-            self.workers.append(_Worker(f"w{index:03d}", self.clock, self.spec))
+            skews = self.spec.skews
+            clock = SkewedClock(self.clock, skews[index % len(skews)]) if skews else self.clock
+            self.workers.append(_Worker(f"w{index:03d}", clock, self.spec))
             self.workers[-1].phase = 0.37 * (index % 7) / 7
             self.push(at, "beat", index)  # the first before any call, as `consumer.app.run`
             for _ in range(self.spec.concurrency):
@@ -227,7 +249,7 @@ class _Run:
         down = self.spec.table_down
         self.item.reachable = down is None or not down[0] <= at < down[1]
         _beat(worker.member, self.item)
-        self.push(at + worker.member.timing.heartbeat_seconds + worker.phase, "beat", index)
+        self.push(at + worker.member.config.heartbeat_seconds + worker.phase, "beat", index)
         worker.phase = 0.0
 
     def on_slot(self, at: float, index: int, worker: _Worker) -> None:
@@ -244,7 +266,7 @@ class _Run:
             due = worker.limiter.due()
             if due > at:
                 worker.limiter.waited()  # as `QuotaLimiter.acquire` before it sleeps
-            self.push(self.wake(max(at, min(due, at + NAP_SECONDS))), "grant", index)
+            self.push(self.wake(max(at, min(due, at + self.nap))), "grant", index)
 
     def on_grant(self, at: float, index: int, worker: _Worker) -> None:
         """`QuotaLimiter.acquire`: one caller at a time, re-reading the rate when it wakes."""
@@ -252,14 +274,14 @@ class _Run:
         due = limiter.due()
         if due > at + 1e-9:  # the rate fell since (or is nil): nap towards the new slot
             limiter.waited()
-            self.push(self.wake(min(due, at + NAP_SECONDS)), "grant", index)
+            self.push(self.wake(min(due, at + self.nap)), "grant", index)
             return
         limiter.grant()
         worker.waiting -= 1
         self.push(at, "send", index)
         if worker.waiting > 0:
             limiter.waited()
-            self.push(self.wake(max(at, min(limiter.due(), at + NAP_SECONDS))), "grant", index)
+            self.push(self.wake(max(at, min(limiter.due(), at + self.nap))), "grant", index)
         else:
             worker.granting = False
 
@@ -286,6 +308,7 @@ class _Run:
         self.answered(at, index, worker)
         worker.limiter.on_success()
         self.result.done_at.append(at)
+        self.result.done_by[index] = self.result.done_by.get(index, 0) + 1
         self.push(at, "slot", index)
 
     def on_throttled(self, at: float, index: int, worker: _Worker) -> None:
@@ -300,15 +323,14 @@ def run(spec: Spec) -> Result:
 
 def _beat(member: FleetMember, item: MemoryFleetItem) -> None:
     """What `FleetCoordinator.beat` does, synchronously (detaching at the first failure)."""
-    pending = member.pending_plan
+    outbox = member.outbox()
     try:
-        view = item.beat(member.entry(), pending, member.dead)
+        view = item.beat(member.entry(), outbox.plan, outbox.remove)
     except ConnectionError:
         member.limiter.detach()
         return
-    if member.pending_plan is pending:
-        member.pending_plan = None
-    member.absorb(view)
-    if member.pending_plan is not None and member.urgent:  # a changed rate: written at once
-        item.beat(member.entry(), member.pending_plan, member.dead)
-        member.pending_plan, member.dead = None, []
+    member.sent(outbox)
+    if member.absorb(view):  # a changed rate: written at once
+        outbox = member.outbox()
+        item.beat(member.entry(), outbox.plan, outbox.remove)
+        member.sent(outbox)

@@ -14,13 +14,13 @@ from typing import Any
 import botocore.exceptions
 
 from consumer.aws.cognito import translate
-from consumer.aws.pacing import AttemptPacing, lost_before
-from consumer.aws.ratelimit import AdaptiveRateLimiter
+from consumer.aws.pacing import AttemptPacing
+from consumer.rate.limiter import QuotaLimiter
 from tests.fakes import FakeClock
 
 
 def pacing() -> AttemptPacing:
-    return AttemptPacing(AdaptiveRateLimiter(FakeClock(), None, None))
+    return AttemptPacing(QuotaLimiter(FakeClock()))
 
 
 def dropped() -> Exception:
@@ -31,20 +31,31 @@ def refused() -> Exception:
     return botocore.exceptions.EndpointConnectionError(endpoint_url="http://cognito")
 
 
-def test_a_refused_retry_after_a_dropped_connection_says_the_answer_was_lost() -> None:
+async def test_a_refused_retry_after_a_dropped_connection_says_the_answer_was_lost() -> None:
     hooks = pacing()
     context: dict[str, Any] = {}
-    hooks.response_received(context=context, exception=dropped())
     final = refused()
-    hooks.response_received(context=context, exception=final)
-    assert lost_before(final)
+    with hooks.call() as attempts:
+        hooks.response_received(context=context, exception=dropped())
+        hooks.response_received(context=context, exception=final)
+    assert attempts.lost_before
     assert translate(final).code == "network_error"
 
 
-def test_a_call_refused_every_time_sent_nothing() -> None:
+async def test_a_call_refused_every_time_sent_nothing() -> None:
     hooks = pacing()
     context: dict[str, Any] = {}
-    first, final = refused(), refused()
-    hooks.response_received(context=context, exception=first)
-    hooks.response_received(context=context, exception=final)
-    assert not lost_before(final)
+    with hooks.call() as attempts:
+        hooks.response_received(context=context, exception=refused())
+        hooks.response_received(context=context, exception=refused())
+    assert not attempts.lost_before
+
+
+async def test_a_call_that_lost_only_its_last_answer_reports_no_earlier_loss() -> None:
+    # The final attempt's own loss is its error's class (a network fault), not an earlier one's.
+    hooks = pacing()
+    context: dict[str, Any] = {}
+    with hooks.call() as attempts:
+        hooks.response_received(context=context, exception=refused())
+        hooks.response_received(context=context, exception=dropped())
+    assert not attempts.lost_before

@@ -1,4 +1,4 @@
-"""The tuning settings (AIMD, SQS linger, Cognito attempts) reach what the composition root builds.
+"""The tuning settings (SQS linger, Cognito attempts) reach what the composition root builds.
 
 Their defaults are the constants they replaced, so a deployment that sets none behaves as before.
 """
@@ -14,11 +14,9 @@ from aiobotocore.config import AioConfig
 
 from consumer import app
 from consumer.aws import clients
-from consumer.aws.ratelimit import AimdConfig
 from consumer.aws.sqs import SqsQueue
 from consumer.core.messages import Message
 from consumer.settings import Settings
-from tests.fakes import FakeClock
 
 QUEUE = "http://localhost/000000000000/commands"
 
@@ -42,28 +40,12 @@ def retries(config: AioConfig) -> Any:
 
 def test_defaults_are_the_constants_they_replaced() -> None:
     settings = Settings(queue_url=QUEUE)
-    assert app.aimd_config(settings) == AimdConfig()
     assert retries(clients.cognito_config(settings)) == {
         "mode": "standard",
         "total_max_attempts": 2,
     }
     linger = inspect.signature(SqsQueue).parameters["linger"].default
     assert settings.sqs_linger_seconds == linger
-
-
-async def test_the_aimd_decrease_factor_from_the_environment_sets_the_cut(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("UNLINK_AIMD_DECREASE_FACTOR", "0.5")
-    monkeypatch.setenv("UNLINK_RATE_LIMIT", "100")
-    clock = FakeClock()
-    limiter = app.build_limiter(Settings(queue_url=QUEUE), clock)
-    for _ in range(80):  # 40 calls/s for 2 s get through
-        clock.now += 1 / 40
-        await limiter.acquire()
-        limiter.on_success()
-    limiter.on_throttle()
-    assert limiter.rate == 20.0  # half the goodput; the default 0.9 would give 36
 
 
 def test_cognito_attempts_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,23 +28,16 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from consumer.aws.fleetrate import SLOT_SECONDS, SLOT_SENT, UNBOUNDED, LocalLaw, Timeline
 from consumer.core.clock import Clock
-
-LIMITED_SECONDS = 2.0  # a call waited for its slot this recently: the rate holds calls back
-RECENT_SECONDS = 60.0  # the operator view's "last minute"
-BRAKE = 0.9  # by default a throttle between two fleet decisions cuts the share to this
-NAP_SECONDS = 0.2  # a caller waiting for its slot looks at the rate again this often
-CATCH_UP_SECONDS = 0.5  # calls held up elsewhere (a slow answer, a short receive) may go at
-# once for up to this long behind their schedule: the bucket refilled by as many meanwhile
-REPEAT_SECONDS = 5.0  # a command's repeated throttle is the quota's if, this recently, other
-REPEAT_SHARE = 0.1  # calls were throttled too, or repeated ones were this share of all calls
+from consumer.rate.config import RateConfig, Role, Source
+from consumer.rate.laws import UNBOUNDED, LocalLaw, Timeline
 
 
 @dataclass(slots=True)
 class Tally:
     """Cumulative counts of this worker's unlink calls, and the last minute per second."""
 
+    config: RateConfig = field(default_factory=RateConfig)
     successes: int = 0
     throttles: int = 0
     _seconds: deque[tuple[int, int, int]] = field(default_factory=deque)  # (second, ok, thr)
@@ -56,12 +49,12 @@ class Tally:
         self.successes += ok
         self.throttles += throttled
         if ok and wall is not None:
-            slot = math.floor(wall / SLOT_SECONDS)
+            slot = math.floor(wall / self.config.slot_seconds)
             if self._slots and self._slots[-1][0] == slot:
                 self._slots[-1][1] += ok
             else:
                 self._slots.append([slot, ok])
-                while self._slots[0][0] <= slot - SLOT_SENT:
+                while self._slots and self._slots[0][0] <= slot - self.config.slot_sent:
                     self._slots.popleft()
         second = int(now)
         if self._seconds and self._seconds[-1][0] == second:
@@ -71,18 +64,19 @@ class Tally:
             self._seconds.append((second, ok, throttled))
         self._trim(now)
 
-    def recent(self, now: float, seconds: float = RECENT_SECONDS) -> tuple[int, int]:
-        """(successes, throttles) over the last ``seconds``."""
+    def recent(self, now: float, seconds: float | None = None) -> tuple[int, int]:
+        """(successes, throttles) over the last ``seconds`` (the last minute)."""
         self._trim(now)
+        seconds = self.config.recent_seconds if seconds is None else seconds
         horizon = now - seconds
         ok = sum(o for s, o, _ in self._seconds if s >= horizon)
         thr = sum(t for s, _, t in self._seconds if s >= horizon)
         return ok, thr
 
     def timeline(self, wall: float) -> Timeline:
-        """Successes per slot over the last `SLOT_SENT` slots, up to ``wall``'s."""
-        last = math.floor(wall / SLOT_SECONDS)
-        kept = [(slot, ok) for slot, ok in self._slots if slot > last - SLOT_SENT]
+        """Successes per slot over the last `RateConfig.slot_sent` slots, up to ``wall``'s."""
+        last = math.floor(wall / self.config.slot_seconds)
+        kept = [(slot, ok) for slot, ok in self._slots if slot > last - self.config.slot_sent]
         if not kept:
             return Timeline(last, ())
         first = kept[0][0]
@@ -92,7 +86,7 @@ class Tally:
         return Timeline(first, tuple(counts))
 
     def _trim(self, now: float) -> None:
-        while self._seconds and self._seconds[0][0] < now - RECENT_SECONDS - 1:
+        while self._seconds and self._seconds[0][0] < now - self.config.recent_seconds - 1:
             self._seconds.popleft()
 
 
@@ -105,23 +99,24 @@ class QuotaLimiter:
         *,
         ceiling: float | None = None,
         local: LocalLaw | None = None,
+        config: RateConfig | None = None,
     ) -> None:
         self._clock = clock
         self._ceiling = ceiling
         self._local = local
-        self.mode = "local" if local is not None else "fixed"
+        self.config = config or (local.config if local is not None else RateConfig())
+        self.mode = Source.LOCAL if local is not None else Source.FIXED
         self._share: float | None = None
-        self._steering = False  # the fleet member on its own law while the fleet starts
-        self._starting = False  # the fleet is starting: this worker's law has not run yet
+        self._role = Role.SHARING  # its part in the fleet's plan (see `assign`)
         self._plan_window = -1
         self._braked: tuple[int, float] | None = None  # (plan window, share) when it braked
-        self._brake = BRAKE
+        self._brake = self.config.brake
         self._last_grant = -math.inf
         self._turn = asyncio.Lock()
         self._paced_at = -math.inf
-        self.tally = Tally()
+        self.tally = Tally(self.config)
         self.repeats = 0  # repeated throttles put down to their commands, not the quota
-        self._repeated: deque[float] = deque()  # their times, the last REPEAT_SECONDS
+        self._repeated: deque[float] = deque()  # their times, the last `repeat_seconds`
 
     def __repr__(self) -> str:
         return f"QuotaLimiter({self.mode}, rate={self.rate}, ceiling={self._ceiling})"
@@ -131,7 +126,7 @@ class QuotaLimiter:
         rate: float | None
         if (law := self._law()) is not None:
             rate = law.rate
-        elif self.mode == "fleet" and self._share is not None:
+        elif self.mode is Source.FLEET and self._share is not None:
             rate = self._share
             if self._braked is not None:
                 rate *= self._brake
@@ -150,7 +145,7 @@ class QuotaLimiter:
 
     def _law(self) -> LocalLaw | None:
         """Its own law, when that sets the rate: no table, or in a fleet that is starting."""
-        if self.mode == "local" or (self.mode == "fleet" and self._steering):
+        if self.mode is Source.LOCAL or (self.mode is Source.FLEET and self._role is Role.PROBER):
             return self._local
         return None
 
@@ -161,7 +156,7 @@ class QuotaLimiter:
         share: float,
         plan_window: int,
         *,
-        brake: float = BRAKE,
+        brake: float | None = None,
         steer: bool = False,
         starting: bool = False,
         phase: float = 0.0,
@@ -170,7 +165,8 @@ class QuotaLimiter:
 
         A throttle multiplies the share by ``brake`` at once (1: never, for a configured fleet
         rate), before the fleet's decision can reach this worker; the brake holds until that
-        decision arrives (a lower share: the fleet cut) or, at the latest, three decisions on.
+        decision arrives (a lower share: the fleet cut) or, at the latest, `brake_windows`
+        decisions on.
         ``steer``: the fleet is starting and this worker slow-starts for it: its own law sets
         its rate until a share does. ``starting`` without ``steer``: one of the others, whose
         share may be nil; when one arrives, its first call goes ``phase`` (0-1) of a slot from
@@ -179,14 +175,14 @@ class QuotaLimiter:
         if self._braked is not None:
             window, braked_share = self._braked
             # A start's brake (a stop) lasts until the take-over, whatever share it brings.
-            taken_over = self._starting and not starting
-            if share < braked_share or plan_window >= window + 3 or taken_over:
+            taken_over = self._role is Role.WAITING and not starting
+            late = plan_window >= window + self.config.brake_windows
+            if share < braked_share or late or taken_over:
                 self._braked = None
-        held = self.mode == "fleet" and self.rate == 0.0
-        self.mode = "fleet"
-        self._steering = steer
-        self._starting = starting and not steer
-        self._brake = brake
+        held = self.mode is Source.FLEET and self.rate == 0.0
+        self.mode = Source.FLEET
+        self._role = Role.PROBER if steer else Role.WAITING if starting else Role.SHARING
+        self._brake = self.config.brake if brake is None else brake
         self._share = share
         self._plan_window = plan_window
         if held and share > 0.0:
@@ -194,18 +190,19 @@ class QuotaLimiter:
 
     def detach(self) -> None:
         """The table is unreachable: the local law takes over from the current rate."""
-        if self.mode != "fleet" or self._local is None:
+        if self.mode is not Source.FLEET or self._local is None:
             return
         rate = self.rate
         # Its own law is running already (the prober), or slow-starts now (the others of a
         # starting fleet: their trickle is no rate to go on from).
-        if rate is not None and not self._steering and not self._starting:
+        if rate is not None and self._role is Role.SHARING:
             self._local.restart_from(rate, self._clock.monotonic())
-        self.mode = "local"
+        self.mode = Source.LOCAL
 
     def limited(self, seconds: float | None = None) -> bool:
-        """A call waited for its slot lately (``LIMITED_SECONDS``): more rate would be used."""
-        recent = LIMITED_SECONDS if seconds is None else seconds
+        """A call waited for its slot lately (`RateConfig.limited_seconds`): more rate would be
+        used."""
+        recent = self.config.limited_seconds if seconds is None else seconds
         return self._clock.monotonic() - self._paced_at <= recent
 
     def want(self) -> float:
@@ -215,8 +212,9 @@ class QuotaLimiter:
         recent = law.config.slow_start_limited_seconds if law and law.slow_start else None
         if self.limited(recent):
             return UNBOUNDED
-        ok, thr = self.tally.recent(self._clock.monotonic(), 10.0)
-        return max(1.0, 1.5 * (ok + thr) / 10.0)
+        config = self.config
+        ok, thr = self.tally.recent(self._clock.monotonic(), config.want_seconds)
+        return max(config.min_want, (ok + thr) / config.want_seconds)
 
     # -- RateLimiter -----------------------------------------------------------------------
 
@@ -232,7 +230,7 @@ class QuotaLimiter:
     def grant(self) -> None:
         """The next call goes now: keeps the schedule while busy, restarts it after a pause.
         The calls it fell behind by (a caller woken late by a busy event loop, a slow answer,
-        a short receive) catch up at once, up to ``CATCH_UP_SECONDS`` of its rate: what was
+        a short receive) catch up at once, up to `RateConfig.catch_up_seconds` of its rate: what was
         not sent refilled the bucket. Without it, every late wake-up loses slots, the rate no
         longer says what is sent, and a law raising its rate while calls wait runs away from
         the quota (one worker, wakes 20 ms late on average: 23% of its calls throttled), a
@@ -242,19 +240,19 @@ class QuotaLimiter:
         due = self.due()
         rate = self.rate
         gap = 1.0 / rate if rate else 0.0
-        credit = max(gap, CATCH_UP_SECONDS) if self._catches_up() else gap
+        credit = max(gap, self.config.catch_up_seconds) if self._catches_up() else gap
         self._last_grant = due if now - due < credit else now - credit + gap
 
     def _catches_up(self) -> bool:
         """Whether calls held up elsewhere may go at once (see `grant`): not while a law
-        slow-starts or measures (nor on a starting fleet's plan: the bucket is about empty
+        slow-starts (nor on a starting fleet's plan: the bucket is about empty
         there), nor on a share braked by a throttle (it has just run dry)."""
-        if self.mode == "fixed":
+        if self.mode is Source.FIXED:
             return True
-        if self.mode == "local":
+        if self.mode is Source.LOCAL:
             law = self._local
-            return law is not None and not (law.slow_start or law.measuring)
-        return not (self._starting or self._steering) and self._braked is None
+            return law is not None and not law.slow_start
+        return self._role is Role.SHARING and self._braked is None
 
     def waited(self) -> None:
         """A caller had to wait for its slot: the rate is what holds calls back."""
@@ -268,16 +266,16 @@ class QuotaLimiter:
         async with self._turn:
             while (wait := self.due() - self._clock.monotonic()) > 0:
                 self.waited()
-                await self._clock.sleep(min(wait, NAP_SECONDS))
+                await self._clock.sleep(min(wait, self.config.nap_seconds))
             self.grant()
 
     def _fed(self) -> LocalLaw | None:
         """The law to feed: its own, but in a starting fleet only until its first throttle has
-        been measured (answers in flight included). The worker then holds the quota it
+        been measured. The worker then holds the quota it
         measured until the fleet takes over, so the take-over starts from that measurement,
         not from what later cuts left of it."""
         law = self._law()
-        if law is None or (self.mode == "fleet" and not (law.slow_start or law.measuring)):
+        if law is None or (self.mode is Source.FLEET and not law.slow_start):
             return None
         return law
 
@@ -295,7 +293,7 @@ class QuotaLimiter:
         now = self._clock.monotonic()
         if repeated:
             self._repeated.append(now)
-            while self._repeated[0] < now - REPEAT_SECONDS:
+            while self._repeated[0] < now - self.config.repeat_seconds:
                 self._repeated.popleft()
         if repeated and not self._quota_throttles(now):
             # A command throttled on receive after receive while every other call gets
@@ -305,15 +303,16 @@ class QuotaLimiter:
         self.tally.add(now, 0, 1)
         if (law := self._fed()) is not None:
             law.on_throttle(now, sent_at)
-        elif self.mode == "fleet":
+        elif self.mode is Source.FLEET:
             self.brake()  # a no-op while its own law sets the rate
 
     def _quota_throttles(self, now: float) -> bool:
         """Whether the quota is throttling lately: other calls were throttled too, or repeated
         throttles are no longer a few commands' (a backlog of retries behind a spent quota)."""
-        ok, throttled = self.tally.recent(now, REPEAT_SECONDS)
+        ok, throttled = self.tally.recent(now, self.config.repeat_seconds)
         repeated = len(self._repeated)
-        return throttled > 0 or repeated >= REPEAT_SHARE * (ok + throttled + repeated)
+        share = self.config.repeat_share * (ok + throttled + repeated)
+        return throttled > 0 or repeated >= share
 
     def brake(self) -> None:
         """Runs at the braked share until the fleet cuts (see `assign`)."""

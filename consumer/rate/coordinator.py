@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Callable
 
 import structlog
 
-from consumer.aws.fleet import FleetMember, FleetTable
 from consumer.core.clock import Clock
+from consumer.rate.member import FleetMember, FleetTable
 
 log = structlog.get_logger("consumer.aws.fleet")
 
@@ -43,10 +43,10 @@ class FleetCoordinator:
     async def beat(self) -> bool:
         """One heartbeat; True when the table answered."""
         member = self.member
-        pending, dead = member.pending_plan, member.dead
+        outbox = member.outbox()
         self.requests += 1
         try:
-            view = await self._table.beat(member.entry(), pending, dead)
+            view = await self._table.beat(member.entry(), outbox.plan, outbox.remove)
         except Exception as exc:  # any failure of the table: keep going on the last share
             self._failed(exc)
             return False
@@ -56,13 +56,9 @@ class FleetCoordinator:
                 after_seconds=round(self._clock.monotonic() - self._down_since, 1),
             )
         self.failures, self._down_since = 0, None
-        if member.pending_plan is pending:
-            member.pending_plan = None
-        member.absorb(view)
-        if member.pending_plan is not None and member.urgent:
-            # The leader changed the rate: written at once, not a heartbeat later (one request
-            # more per change, for the whole fleet).
-            await self._publish()
+        member.sent(outbox)
+        if member.absorb(view):
+            await self._publish()  # the leader changed the rate: written at once
         plan = member.plan.plan if member.plan is not None else None
         for listener in self._listeners:
             listener(len(member.live), plan.estimate if plan else None, member.limiter.share)
@@ -70,33 +66,30 @@ class FleetCoordinator:
 
     async def _publish(self) -> None:
         member = self.member
-        pending = member.pending_plan
+        outbox = member.outbox()
         self.requests += 1
         try:
-            view = await self._table.beat(member.entry(), pending, member.dead)
+            await self._table.beat(member.entry(), outbox.plan, outbox.remove)
         except Exception as exc:  # the next heartbeat carries the decision instead
             self._failed(exc)
             return
-        if member.pending_plan is pending:
-            member.pending_plan = None
-        member.dead = []  # removed with this write
-        del view  # the decision stands on the item the heartbeat returned
+        member.sent(outbox)  # the decision stands on the item the heartbeat returned
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1
         if self._down_since is None:
             self._down_since = self._clock.monotonic()
             log.warning("fleet_table_unreachable", error=type(exc).__name__)
-        if self.failures == self.member.timing.detach_after_failures:
+        if self.failures == self.member.config.detach_after_failures:
             self.member.limiter.detach()
 
     def pause(self) -> float:
         """Seconds to the next heartbeat: longer while the table does not answer."""
-        timing = self.member.timing
+        config = self.member.config
         if self.failures == 0:
-            return timing.heartbeat_seconds
-        backoff = timing.heartbeat_seconds * 2.0 ** min(self.failures, 8)
-        return min(timing.max_backoff_seconds, backoff)
+            return config.heartbeat_seconds
+        backoff = config.heartbeat_seconds * 2.0**self.failures
+        return min(config.max_backoff_seconds, backoff)
 
     async def run(self) -> None:
         while True:

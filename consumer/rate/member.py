@@ -3,21 +3,24 @@
 Each worker heartbeats (every ``heartbeat_seconds``, one DynamoDB request) its own entry into the
 fleet item: its counts of accepted and throttled calls, what it wants and the share it runs at.
 The same request returns the whole item, so every worker sees every other one at no extra cost.
-The live worker started first is the leader: once per window it turns the fleet's counts
-into one decision (`FleetLaw`: the fleet's rate and quota estimate) and writes it with its next
-heartbeat. Every worker then takes its max-min fair share of that rate among the live workers.
-A cold fleet (no decision yet) slow-starts one worker, the first started, while the others
-wait; a throttle that any worker met in a probe brakes every worker at its next heartbeat.
+The leader, the author of the fleet's plan while it is live (else the live worker with the
+smallest id), turns the fleet's counts into one decision per window (`FleetLaw`: the fleet's
+rate and quota estimate) and writes it with its next heartbeat. Every worker then takes its
+max-min fair share of that rate among the live workers. A cold fleet (no decision yet)
+slow-starts one worker, the leader, while the others wait; a throttle that any worker met in a
+probe brakes every worker at its next heartbeat.
 
-A worker is live while its entry keeps changing: an entry that has not changed for
-``expiry_seconds`` (by this worker's clock, so clock skew between hosts does not matter) belongs
-to a dead worker; its share goes to the others at the next heartbeat and the leader removes it.
-A worker that stops cleanly removes its own entry at once.
+No host's clock is trusted by another. A worker is live while its entry keeps changing (its
+``seq``): an entry first seen, or changed, is live from then by the reader's own clock, and one
+that has not changed for ``expiry_seconds`` belongs to a dead worker; its share goes to the
+others at the next heartbeat and the leader removes it. A worker that stops cleanly removes its
+own entry at once. A worker's start time and wall clock decide nothing: a joining worker never
+takes the lead, whatever start it claims, and a worker whose clock is off is counted alike.
 
 When the table cannot be reached, the worker keeps its last share and, after a few failed
 heartbeats, steers on its own (`LocalLaw`, from that share); it rejoins when the table answers.
 It never stops for the table and never retries faster than its heartbeat. This module decides;
-`consumer.aws.fleet_coordinator` does the I/O.
+`consumer.rate.coordinator` does the I/O.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from typing import Protocol
 
 import structlog
 
-from consumer.aws.fleetrate import (
-    SLOT_HISTORY,
+from consumer.core.clock import Clock
+from consumer.rate.config import Mode, RateConfig
+from consumer.rate.laws import (
     FleetLaw,
     Plan,
     Timeline,
@@ -41,8 +45,7 @@ from consumer.aws.fleetrate import (
     max_min_shares,
     timelines_bound,
 )
-from consumer.aws.quota import QuotaLimiter
-from consumer.core.clock import Clock
+from consumer.rate.limiter import QuotaLimiter
 
 log = structlog.get_logger("consumer.aws.fleet")
 
@@ -91,11 +94,12 @@ class FleetTable(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class FleetTiming:
-    heartbeat_seconds: float = 1.0
-    expiry_seconds: float = 5.0
-    detach_after_failures: int = 3  # failed heartbeats before the worker steers on its own
-    max_backoff_seconds: float = 10.0  # between heartbeats while the table does not answer
+class Outbox:
+    """What this worker's next write carries besides its entry: the decision it took as the
+    leader, not yet written, and the dead workers' entries to remove."""
+
+    plan: PlanRecord | None = None
+    remove: tuple[str, ...] = ()
 
 
 class FleetMember:
@@ -110,24 +114,23 @@ class FleetMember:
         *,
         law: FleetLaw | None = None,
         fixed_rate: float | None = None,
-        timing: FleetTiming | None = None,
     ) -> None:
         self.member = member
         self.host = host
         self.limiter = limiter
         self._clock = clock
-        self._law = law or FleetLaw()
+        self.config: RateConfig = limiter.config
+        self._law = law or FleetLaw(self.config)
         self._fixed = fixed_rate
-        self.timing = timing or FleetTiming()
         self.started = clock.time()
         self._phase = zlib.crc32(member.encode()) / 2**32  # its place in a slot, fleet-wide
         self._seq = 0
-        self._seen: dict[str, tuple[float, float]] = {}  # member -> (its `at`, our monotonic)
+        self._seen: dict[str, tuple[int, float]] = {}  # member -> (its seq, our monotonic then)
         self.live: dict[str, MemberEntry] = {}
         self.plan: PlanRecord | None = None
-        self.pending_plan: PlanRecord | None = None
-        self.urgent = False  # the pending plan changes the rate: write it now
-        self.dead: list[str] = []
+        self._pending: PlanRecord | None = None  # decided, not yet written
+        self._dead: tuple[str, ...] = ()
+        self._doubted: set[str] = set()  # workers whose counts were ignored, logged once
         self._base: dict[str, tuple[int, int, float]] | None = None  # the leader's window start
         self._rates: dict[str, tuple[float, float]] = {}  # member -> (accepted, throttled)/s
         self._base_at = 0.0
@@ -140,7 +143,7 @@ class FleetMember:
         tally = self.limiter.tally
         ok, thr = tally.recent(now)
         wall = self._clock.time()
-        starting = self.plan is None or self.plan.plan.mode == "startup"
+        starting = self.plan is None or self.plan.plan.mode is Mode.STARTUP
         return MemberEntry(
             member=self.member,
             host=self.host,
@@ -158,26 +161,40 @@ class FleetMember:
 
     @property
     def leader(self) -> str:
-        """The worker started first (then the smallest id): every worker reads the same
-        entries, so they agree without a word, and a worker joining never takes the lead. It
-        is also the one that slow-starts a cold fleet, so when it takes over it lowers its
-        own rate at once, before the others raise theirs at their next heartbeats."""
-        first = min([(e.started, m) for m, e in self.live.items()] + [(self.started, self.member)])
-        return first[1]
+        """The plan's author while it is live, else the live worker with the smallest id: every
+        worker reads the same item, so they agree without a word, and a worker joining never
+        takes the lead. It is also the one that slow-starts a cold fleet, so when it takes over
+        it lowers its own rate at once, before the others raise theirs at their next
+        heartbeats."""
+        author = self.plan.by if self.plan is not None else None
+        if author is not None and author in self.live:
+            return author
+        return min([*self.live, self.member])
 
-    def absorb(self, view: FleetView) -> None:
-        """Takes in the item a heartbeat returned: liveness, the leader's decision, our share."""
+    def outbox(self) -> Outbox:
+        """What the next write carries besides this worker's entry."""
+        return Outbox(self._pending, self._dead)
+
+    def sent(self, outbox: Outbox) -> None:
+        """``outbox`` was written: a decision taken since stays pending."""
+        if self._pending is outbox.plan:
+            self._pending = None
+        if self._dead == outbox.remove:
+            self._dead = ()
+
+    def absorb(self, view: FleetView) -> bool:
+        """Takes in the item a heartbeat returned: liveness, the leader's decision, our share.
+        True when this worker, leading, changed the fleet's rate: write it now rather than with
+        the next heartbeat (one request more per change, for the whole fleet)."""
         now = self._clock.monotonic()
         wall = self._clock.time()
-        expiry = self.timing.expiry_seconds
+        expiry = self.config.expiry_seconds
         live: dict[str, MemberEntry] = {}
         dead: list[str] = []
         for member, entry in view.members.items():
             seen = self._seen.get(member)
-            if seen is None or seen[0] != entry.at:
-                # First sight: trust its age by the wall clock; afterwards only our own clock.
-                changed = now - max(0.0, wall - entry.at) if seen is None else now
-                seen = (entry.at, changed)
+            if seen is None or seen[0] != entry.seq:
+                seen = (entry.seq, now)  # first seen or changed: live from now, by our clock
                 self._seen[member] = seen
             if member == self.member or now - seen[1] < expiry:
                 live[member] = entry
@@ -193,42 +210,60 @@ class FleetMember:
         )
         self._throttles = {m: e.throttles for m, e in live.items()}
         self._merge(live)
+        changed = False
         if self.leader == self.member:
-            self.dead = dead
-            self._lead(now, wall)
+            self._dead = tuple(dead)
+            changed = self._lead(now, wall)
         else:
-            self.dead = []
+            self._dead = ()
             self._base = None
         self._assign()
-        if throttled and self.plan is not None and self.plan.plan.mode in ("probe", "startup"):
+        if (
+            throttled
+            and self.plan is not None
+            and self.plan.plan.mode in (Mode.PROBE, Mode.STARTUP)
+        ):
             # The probe (or the start) found the quota: every worker brakes, not only the ones
             # throttled (one by one, each of N workers would meet a throttle of its own first).
             self.limiter.brake()
+        return changed and len(self.live) > 1
 
-    def _lead(self, now: float, wall: float) -> None:
+    def _lead(self, now: float, wall: float) -> bool:
+        """Decides for the fleet when a window is up; True when that changed its rate."""
         plan = self.plan.plan if self.plan is not None else None
         if self._fixed is not None:
-            if plan is None or plan.mode != "fixed" or plan.rate != self._fixed:
-                self._publish(fixed_plan(self._fixed, plan.window + 1 if plan else 0), wall)
-            return
-        if plan is None or plan.mode == "fixed":
-            self._publish(self._law.first(), wall)
-            return
+            if plan is None or plan.mode is not Mode.FIXED or plan.rate != self._fixed:
+                return self._publish(fixed_plan(self._fixed, plan.window + 1 if plan else 0), wall)
+            return False
+        if plan is None or plan.mode is Mode.FIXED:
+            return self._publish(self._law.first(), wall)
         counts = {m: (e.successes, e.throttles, e.at) for m, e in self.live.items()}
         if self._base is None:
             self._base, self._base_at = counts, now
-            return
+            return False
         seconds = now - self._base_at
-        if seconds < self._law.window_seconds(plan) - 0.05:  # heartbeats are not exact
-            return
+        # A window is up at the heartbeat nearest its end (heartbeats are not exact).
+        if seconds < self._law.window_seconds(plan) - self.config.heartbeat_seconds / 2:
+            return False
         # Each worker's rates over its own heartbeats (its own clock): no phase or skew error.
         accepted = throttled = 0.0
+        tolerance = self.config.span_tolerance
+        # No worker sends more than the whole fleet's rate: counts past it are not believed.
+        most = tolerance * max(plan.rate, plan.estimate or 0.0, self.config.join_rate)
         for member, (ok, thr, at) in counts.items():
             # A worker new in this window: its counts since it started.
+            new = member not in self._base
             base = self._base.get(member) or (0, 0, self.live[member].started)
-            if at > base[2]:
+            if at > base[2] and ok >= base[0] and thr >= base[1]:
                 span = at - base[2]
-                self._rates[member] = ((ok - base[0]) / span, (thr - base[1]) / span)
+                if not (new or seconds / tolerance <= span) or span > seconds * tolerance:
+                    span = seconds  # its clock jumped, or its entry is not to be believed
+                calls = ok - base[0] + thr - base[1]
+                if member != self.member and calls > most * (span + self.config.heartbeat_seconds):
+                    self._doubt(member, calls, span)
+                    self._rates[member] = (0.0, 0.0)
+                else:
+                    self._rates[member] = ((ok - base[0]) / span, (thr - base[1]) / span)
             rates = self._rates.get(member, (0.0, 0.0))
             accepted += max(0.0, rates[0])
             throttled += max(0.0, rates[1])
@@ -250,7 +285,13 @@ class FleetMember:
             # Out of slow start at its first throttle, it holds what that throttle measured.
             held=entry.share if entry is not None and entry.throttles else None,
         )
-        self._publish(self._law.decide(plan, window), wall)
+        return self._publish(self._law.decide(plan, window), wall)
+
+    def _doubt(self, member: str, calls: int, span: float) -> None:
+        """Logs, once per worker, counts that grew past anything the fleet could send."""
+        if member not in self._doubted:
+            self._doubted.add(member)
+            log.warning("fleet_counts_ignored", worker=member, calls=calls, seconds=round(span, 2))
 
     @property
     def prober(self) -> str:
@@ -259,8 +300,9 @@ class FleetMember:
         return self.leader
 
     def _merge(self, live: dict[str, MemberEntry]) -> None:
-        """Keeps the last `SLOT_HISTORY` slots of every live worker's timeline: each heartbeat
-        carries its last `SLOT_SENT`, its latest slot (still filling) sent again next time."""
+        """Keeps the last `RateConfig.slot_history` slots of every live worker's timeline: each
+        heartbeat carries its last `slot_sent`, its latest slot (still filling) sent again next
+        time."""
         if all(entry.timeline is None for entry in live.values()):
             self._timelines = {}  # started: the bound is not needed again
             return
@@ -270,7 +312,7 @@ class FleetMember:
                 slots.update(enumerate(timeline.counts, start=timeline.first))
         self._timelines = {m: t for m, t in self._timelines.items() if m in live and t}
         if self._timelines:
-            oldest = max(max(t) for t in self._timelines.values()) - SLOT_HISTORY
+            oldest = max(max(t) for t in self._timelines.values()) - self.config.slot_history
             for member, slots in self._timelines.items():
                 self._timelines[member] = {k: c for k, c in slots.items() if k > oldest}
 
@@ -282,38 +324,38 @@ class FleetMember:
         the hosts' clock skew, a slot's calls or so)."""
         if not self._timelines:
             return None
-        return timelines_bound(self._timelines.values(), self._law.config.burst_seconds)
+        config = self.config
+        return timelines_bound(self._timelines.values(), config.burst_seconds, config.slot_seconds)
 
-    def _publish(self, plan: Plan, wall: float) -> None:
+    def _publish(self, plan: Plan, wall: float) -> bool:
+        """Takes ``plan`` as the fleet's; True when it changes the rate (or the mode)."""
         old = self.plan.plan if self.plan is not None else None
-        # A changed rate is written at once for the others; otherwise (or alone) the next
-        # heartbeat carries it.
         changed = old is None or (plan.rate, plan.mode) != (old.rate, old.mode)
-        self.urgent = changed and len(self.live) > 1
-        self.plan = self.pending_plan = PlanRecord(plan, wall, self.member)
+        self.plan = self._pending = PlanRecord(plan, wall, self.member)
         if changed:
             log.info(
                 "fleet_plan",
-                mode=plan.mode,
+                mode=str(plan.mode),
                 rate=round(plan.rate, 2),
                 estimate=None if plan.estimate is None else round(plan.estimate, 2),
                 window=plan.window,
                 workers=len(self.live),
             )
+        return changed
 
     def _assign(self) -> None:
         # Before the leader's first decision arrives: the first plan.
         plan = self.plan.plan if self.plan is not None else self._law.first()
-        starting = plan.mode == "startup"
+        starting = plan.mode is Mode.STARTUP
         # A cold fleet: the prober slow-starts on its own law, the others share the plan.
         prober = self.prober if starting else None
         wants = {m: e.want for m, e in self.live.items() if m != prober}
         wants[self.member] = self.limiter.want()
         share = max_min_shares(plan.rate, wants)[self.member]
-        config = self._law.config
+        config = self.config
         # The others of a cold fleet may wait for nothing: a call of theirs would spend the
-        # bucket's burst the prober measures the quota by.
-        floor = 0.0 if starting else config.min_rate / 4
+        # bucket's burst the prober measures the quota by; otherwise no worker stops.
+        floor = 0.0 if starting else config.min_rate
         self.limiter.assign(
             max(share, floor),
             plan.window,

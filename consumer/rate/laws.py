@@ -7,8 +7,7 @@ Two laws, both fed with counts of accepted and throttled calls, never with timer
   one. A success raises the rate by a tiny factor (``gain``), a throttle cuts it by a larger one
   (``cut``); the two balance where about ``gain / cut`` (~1%) of the calls are throttled,
   whatever the number of workers, and as every worker moves by the same factors the fleet
-  converges on the quota without talking. The raise grows the longer nothing is throttled (a
-  raised quota is found in seconds) and starts small again after each cut. A cold worker
+  converges on the quota without talking. A cold worker
   slow-starts, doubling while calls wait for their slot every 0.15 s or every five round trips
   if slower: the bucket's burst lets the rate run past the quota unseen, and every call sent
   in the round trip before the first throttle comes back is another throttle, so the overshoot
@@ -47,6 +46,8 @@ from dataclasses import dataclass, replace
 from itertools import accumulate
 from typing import Final
 
+from consumer.rate.config import Mode, Phase, RateConfig
+
 UNBOUNDED: Final = math.inf  # a worker's want while its rate holds calls back
 
 
@@ -57,23 +58,19 @@ def dry_bucket_bound(since: Iterable[tuple[float, float]], depth: float) -> floa
     return max((calls / (seconds + depth) for calls, seconds in since), default=0.0)
 
 
-SLOT_SECONDS: Final = 0.1  # a fleet's start is timed in slots of this many seconds...
-SLOT_HISTORY: Final = 150  # ...over the last this many of them (15 s)...
-SLOT_SENT: Final = 30  # ...of which each heartbeat carries the last this many (3 s: a missed
-# heartbeat or two lose nothing, and the fleet item stays small however long the start lasts)
-
-
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """A worker's accepted calls per wall-clock slot (`SLOT_SECONDS`), from slot ``first`` on
-    (slot ``k`` covers ``k * SLOT_SECONDS`` to the next): every worker's slots are the same
-    times, so the fleet's timeline is their sum."""
+    """A worker's accepted calls per wall-clock slot (`RateConfig.slot_seconds`), from slot
+    ``first`` on (slot ``k`` covers ``k * slot_seconds`` to the next): every worker's slots are
+    the same times, so the fleet's timeline is their sum."""
 
     first: int
     counts: tuple[int, ...]
 
 
-def timelines_bound(timelines: Iterable[Mapping[int, int]], depth: float) -> float:
+def timelines_bound(
+    timelines: Iterable[Mapping[int, int]], depth: float, slot_seconds: float
+) -> float:
     """The largest lower bound of the quota a fleet's timelines (slot -> successes, one per
     worker) give: the calls the fleet got
     through from the start of any slot to the end of any later one, over that span plus the
@@ -90,63 +87,38 @@ def timelines_bound(timelines: Iterable[Mapping[int, int]], depth: float) -> flo
     first, last = min(fleet), max(fleet)
     totals = list(accumulate((fleet.get(s, 0) for s in range(first, last + 1)), initial=0))
     return max(
-        (totals[end] - totals[start]) / ((end - start) * SLOT_SECONDS + depth)
+        (totals[end] - totals[start]) / ((end - start) * slot_seconds + depth)
         for end in range(1, len(totals))
         for start in range(end)
     )
 
 
-@dataclass(frozen=True, slots=True)
-class LocalConfig:
-    cut: float = 0.15  # a throttle (one per overshoot) cuts the rate by this share...
-    gain: float = 0.0015  # ...a success raises it by this share: throttles settle at ~1%
-    max_boost: float = 16.0  # the gain grows up to this many times...
-    boost_doubling_calls: float = 150.0  # ...doubling every this many calls without a throttle
-    cooldown_seconds: float = 0.2  # throttles this soon after a cut belong to the same overshoot
-    limited_seconds: float = 2.0  # a call waited this recently: steady growth may go on
-    initial_rate: float = 4.0  # calls/s before anything is known: then slow start
-    slow_start_doubling_seconds: float = 0.15  # until the first throttle: doubles this often...
-    slow_start_round_trips: float = 5.0  # ...or once per this many round trips, if slower...
-    slow_start_limited_seconds: float = 0.3  # ...while a call waited for its slot this recently
-    round_trip_rise: float = 0.5  # the round trip: a moving average of the answers' times
-    round_trip_fall: float = 0.1  # that follows a slower answer at once, a quicker one slowly:
-    # slow start's own calls load the stack, and a doubling timed by yesterday's answers
-    # overshoots
-    burst_seconds: float = 1.0  # the bucket's depth in seconds of its quota, for the first...
-    history_seconds: float = 10.0  # ...throttle's measurement over at most this much history,
-    exit_margin: float = 0.0  # ...less this share of it, and taken again as the answers of
-    remeasure_round_trips: float = 1.5  # calls in flight at the first throttle come back, for
-    remeasure_seconds: float = 0.05  # this many round trips (at least this long)
-    min_rate: float = 0.5
-
-
 class LocalLaw:
     """One worker's rate from its own throttles and successes (see the module docstring)."""
 
-    def __init__(self, config: LocalConfig | None = None, rate: float | None = None) -> None:
-        self.config = config or LocalConfig()
+    def __init__(self, config: RateConfig | None = None, rate: float | None = None) -> None:
+        self.config = config or RateConfig()
         self.rate = rate if rate is not None else self.config.initial_rate
-        self.slow_start = rate is None
+        self.phase = Phase.SLOW_START if rate is None else Phase.STEADY
         self._last_cut = -math.inf
         self._last_grow: float | None = None
-        self._quiet_calls = 0
         self._accepted: deque[float] = deque()  # success times in slow start (history_seconds)
-        self._measuring_until: float | None = None  # after the first throttle: see on_throttle
         self.round_trip: float | None = None
 
     @property
-    def measuring(self) -> bool:
-        """Just out of slow start, still counting the answers of calls that were in flight."""
-        return self._measuring_until is not None
+    def slow_start(self) -> bool:
+        return self.phase is Phase.SLOW_START
+
+    def _steady(self) -> None:
+        """The law's one transition: out of slow start, at its first throttle or when it
+        restarts from a rate learned elsewhere."""
+        self._accepted.clear()
+        self.phase = Phase.STEADY
 
     def on_answer(self, seconds: float) -> None:
-        """An answer came back ``seconds`` after its call left."""
-        if self.round_trip is None:
-            self.round_trip = seconds
-        else:
-            config = self.config
-            weight = config.round_trip_rise if seconds > self.round_trip else config.round_trip_fall
-            self.round_trip += weight * (seconds - self.round_trip)
+        """An answer came back ``seconds`` after its call left: the round trip slow start is
+        timed by."""
+        self.round_trip = seconds
 
     def doubling_seconds(self) -> float:
         """How often slow start doubles: every calls sent in the round trip before the first
@@ -156,33 +128,20 @@ class LocalLaw:
         return max(config.slow_start_doubling_seconds, round_trips)
 
     def __repr__(self) -> str:
-        phase = "slow-start" if self.slow_start else "steady"
-        return f"LocalLaw({phase}, rate={self.rate:.2f})"
+        return f"LocalLaw({self.phase}, rate={self.rate:.2f})"
 
     def restart_from(self, rate: float, now: float) -> None:
         """Continue from a rate learned elsewhere (the last fleet share): no slow start."""
         self.rate = max(self.config.min_rate, rate)
-        self.slow_start = False
-        self._measuring_until = None
+        self._steady()
         self._last_cut = now
         self._last_grow = now
-        self._quiet_calls = 0
-        self._accepted.clear()
 
     def on_success(self, now: float, waited: float) -> None:
         """``waited``: seconds since a call last waited for its slot (the rate held it back)."""
         last, self._last_grow = self._last_grow, now
         config = self.config
-        if self._measuring_until is not None:
-            self._accepted.append(now)
-            if now <= self._measuring_until:
-                measured = self.measured_quota(now) * (1.0 - config.exit_margin)
-                self.rate = max(self.rate, measured)
-            else:
-                self._measuring_until = None
-                self._accepted.clear()
-            return
-        if self.slow_start:
+        if self.phase is Phase.SLOW_START:
             self._accepted.append(now)
             while self._accepted[0] < now - config.history_seconds:
                 self._accepted.popleft()
@@ -193,9 +152,7 @@ class LocalLaw:
             return
         if waited > config.limited_seconds or last is None:
             return
-        self._quiet_calls += 1
-        boost = min(config.max_boost, 2.0 ** (self._quiet_calls / config.boost_doubling_calls))
-        self.rate *= 1.0 + config.gain * boost
+        self.rate *= 1.0 + config.gain
 
     def measured_quota(self, now: float) -> float:
         """The largest lower bound of the quota the calls accepted in slow start give, for a
@@ -210,51 +167,16 @@ class LocalLaw:
             return False  # left before the last cut: says nothing about the rate since
         if now - self._last_cut < config.cooldown_seconds:
             return False
-        self._measuring_until = None  # throttled at the measured rate: measured enough
-        if self.slow_start:
+        if self.phase is Phase.SLOW_START:
             # The bucket's burst hid how far slow start went: measure instead (see the module
             # docstring).
-            measured = self.measured_quota(now) * (1.0 - config.exit_margin)
-            self.rate = min(self.rate, measured)
-            # The answers of calls that left before the bucket ran dry are still on their way:
-            # each one that comes back within a round trip or so tightens the bound.
-            round_trips = config.remeasure_round_trips * (self.round_trip or 0.0)
-            self._measuring_until = now + max(config.remeasure_seconds, round_trips)
+            self.rate = min(self.rate, self.measured_quota(now))
+            self._steady()
         else:
             self.rate *= 1.0 - config.cut
-        self.slow_start = False
         self.rate = max(config.min_rate, self.rate)
         self._last_cut = now
-        self._quiet_calls = 0
         return True
-
-
-@dataclass(frozen=True, slots=True)
-class FleetConfig:
-    window_seconds: float = 5.0  # one fleet decision per window
-    margin: float = 0.02  # cruise this far below the estimate
-    creep: float = 0.005  # each quiet cruising window raises the estimate by this
-    probe_every_seconds: float = 20.0  # quiet cruising before a probe...
-    probe_calls: float = 400.0  # ... and at least this many calls between probes...
-    max_probe_every_seconds: float = 30.0  # ...but no longer than this: a raised quota is found
-    probe_step: float = 0.04  # a probe sends this much above the estimate...
-    probe_flat_windows: int = 3  # ...for this many windows (long enough to empty the burst)...
-    probe_growth: float = 2.0  # ...then each quiet window multiplies the step...
-    max_probe_step: float = 4.0  # ...up to this
-    probe_history: int = 12  # windows of a probe its throttle measures the quota over
-    busy_fraction: float = 0.1  # throttled share of a window that makes its measurement exact
-    delivered: float = 0.95  # a quiet window that got less of the plan's rate through than
-    # this did not test it (the fleet's own ceiling, not the quota's): no creep, no growth
-    measure_calls: float = 30.0  # ...given at least this many calls in it
-    startup_rate: float = 0.0  # calls/s the others share while one worker slow-starts...
-    join_rate: float = 4.0  # ...and at least this once it can send no more (say, short of work)
-    join_headroom: float = 2.0  # ...and at most this many times what the fleet got through
-    startup_window_seconds: float = 1.0  # while starting the leader looks every heartbeat
-    startup_alone_windows: int = 10  # the prober slow-starts alone for at most this many
-    check_window_seconds: float = 2.0  # a take-over or cut is checked this soon: the others'
-    # heartbeats lag the leader's by up to one, so a second's counts are half the last one's
-    burst_seconds: float = 1.0  # the bucket's depth in seconds of its quota, as `LocalConfig`'s
-    min_rate: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,45 +202,45 @@ class Plan:
 
     rate: float  # calls/s for the whole fleet
     estimate: float | None = None  # the learned quota
-    mode: str = "startup"  # startup | cruise | probe | fixed
+    mode: Mode = Mode.STARTUP
     window: int = 0  # decisions so far
     quiet_seconds: float = 0.0  # cruising without a throttle since the last cut
     step: float = 0.0  # the probe's current step above the estimate
     probing: int = 0  # windows the current probe has lasted; startup: throttled windows seen
     probed: tuple[tuple[float, float], ...] = ()  # the current probe's windows, latest last:
-    # (calls the fleet got through, seconds), at most `FleetConfig.probe_history` of them
+    # (calls the fleet got through, seconds), at most `RateConfig.probe_history` of them
     fresh: bool = False  # just taken over or cut: a short window checks it (light throttles
     # in it may predate the decision)
 
 
-def brake_for(plan: Plan, config: FleetConfig) -> float:
+def brake_for(plan: Plan, config: RateConfig) -> float:
     """What a worker's share falls to at its first throttle under ``plan``, before the fleet
     decides: back to where the plan came from (the estimate)."""
-    if plan.mode == "fixed":
-        return 1.0  # a configured rate never brakes
-    if plan.mode == "startup":
+    if plan.mode is Mode.FIXED or config.brake >= 1.0:
+        return 1.0  # a configured rate never brakes (nor any, with the brake switched off)
+    if plan.mode is Mode.STARTUP:
         # The others, joined in at up to twice what got through: at the first throttle they
         # stop until the leader takes over (a window on), while the prober holds what it
         # measured. Halved, three workers at 50/s still sent 95/s into the empty bucket.
         return 0.0
-    if plan.mode == "probe":
+    if plan.mode is Mode.PROBE:
         return (1.0 - config.margin) / (1.0 + plan.step)
-    return 0.95
+    return config.brake
 
 
 def fixed_plan(rate: float, window: int = 0) -> Plan:
-    return Plan(rate=rate, estimate=rate, mode="fixed", window=window)
+    return Plan(rate=rate, estimate=rate, mode=Mode.FIXED, window=window)
 
 
 class FleetLaw:
     """The fleet's rate, one decision per `Window` (see the module docstring)."""
 
-    def __init__(self, config: FleetConfig | None = None) -> None:
-        self.config = config or FleetConfig()
+    def __init__(self, config: RateConfig | None = None) -> None:
+        self.config = config or RateConfig()
 
     def window_seconds(self, plan: Plan) -> float:
         """How long the window of a decision on ``plan`` lasts."""
-        if plan.mode == "startup":
+        if plan.mode is Mode.STARTUP:
             return self.config.startup_window_seconds
         if plan.fresh:  # checking a take-over or a cut
             return self.config.check_window_seconds
@@ -333,24 +255,17 @@ class FleetLaw:
             sent * window.seconds >= config.measure_calls
         )
 
-    def _reached(self, window: Window, rate: float) -> bool:
-        """Whether the window got ``rate`` through: a call a window less is the counts' noise;
-        more, and what the fleet can send, not the quota, held it back. A rate it did not
-        reach says nothing of the quota, and raising the estimate or the probe's step would
-        only let a burst through later."""
-        return window.accepted + 1.0 / window.seconds >= self.config.delivered * rate
-
     def first(self) -> Plan:
-        return Plan(rate=self.config.startup_rate)
+        return Plan(rate=0.0)  # the others wait while one worker slow-starts
 
     def decide(self, plan: Plan, window: Window) -> Plan:
         nxt = replace(plan, window=plan.window + 1, fresh=False)
         # Light throttles counted in the short window after the take-over were mostly sent
         # before the workers heard of it; heavy ones measure the quota whenever they were sent.
         stale = plan.fresh and window.throttled > 0 and not self._busy(window)
-        if plan.mode == "fixed" or stale:
+        if plan.mode is Mode.FIXED or stale:
             return nxt
-        if plan.mode == "startup":
+        if plan.mode is Mode.STARTUP:
             return self._start(plan, window, nxt)
         if window.throttled > 0:
             return self._cut(plan, window, nxt.window)
@@ -417,7 +332,7 @@ class FleetLaw:
             nxt,
             rate=rate,
             estimate=estimate,
-            mode="cruise",
+            mode=Mode.CRUISE,
             probing=0,
             quiet_seconds=quiet,
             fresh=True,
@@ -428,38 +343,29 @@ class FleetLaw:
         config = self.config
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = plan.quiet_seconds + window.seconds
-        reached = self._reached(window, plan.rate)
-        every = min(
-            config.max_probe_every_seconds,
-            max(config.probe_every_seconds, config.probe_calls / max(estimate, 1e-9)),
-        )
-        if plan.mode == "cruise" and quiet < every:
+        if plan.mode is Mode.CRUISE and quiet < config.probe_every_seconds:
             # Creep up meanwhile: a low measurement does not hold the fleet down until the
             # next probe, and creeping past the quota empties the burst slowly, a throttle or
             # two at a time.
-            if not reached:
-                return replace(nxt, quiet_seconds=quiet)
             estimate *= 1.0 + config.creep
             rate = estimate * (1.0 - config.margin)
             return replace(nxt, rate=rate, estimate=estimate, quiet_seconds=quiet)
         # Probe: a little above the estimate, long enough to empty the bucket's burst; a probe
         # that still meets no throttle means the quota was raised: the step then grows.
-        probing = plan.probing + 1 if plan.mode == "probe" else 1
-        step = plan.step if plan.mode == "probe" else config.probe_step
-        if plan.mode == "probe":
+        probing = plan.probing + 1 if plan.mode is Mode.PROBE else 1
+        step = plan.step if plan.mode is Mode.PROBE else config.probe_step
+        if plan.mode is Mode.PROBE:
             probed = (*plan.probed, (window.accepted * window.seconds, window.seconds))
             nxt = replace(nxt, probed=probed[-config.probe_history :])
         else:
             nxt = replace(nxt, probed=())
-        if plan.mode == "probe" and not reached:
-            return replace(nxt, quiet_seconds=quiet)  # the same probe again
         if probing > config.probe_flat_windows:
             step = min(config.max_probe_step, step * config.probe_growth)
         return replace(
             nxt,
             rate=estimate * (1.0 + step),
             estimate=estimate,
-            mode="probe",
+            mode=Mode.PROBE,
             quiet_seconds=quiet,
             step=step,
             probing=probing,
@@ -479,7 +385,7 @@ class FleetLaw:
         margin = config.margin
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = 0.0
-        if self._busy(window) and plan.mode == "probe":
+        if self._busy(window) and plan.mode is Mode.PROBE:
             # Throttled for much of a probe's window, the fleet measured a raised quota when
             # it got more than the estimate through. Less, and the window may hold a stall of
             # the stack or the workers' brake as much as a lowered quota: one step down only
@@ -495,7 +401,7 @@ class FleetLaw:
             # the estimate through; a count above it holds calls sent before the window
             # (each worker's counts span its own heartbeats): a lower estimate only.
             estimate = min(estimate, window.accepted)
-        elif plan.mode == "probe":
+        elif plan.mode is Mode.PROBE:
             # Within the probe's step of the estimate, cruise below it again; a growing probe
             # may have found a raised quota: what it got through says so, less what the burst
             # (refilled while the fleet cruised below the quota) let through on top. That is
@@ -514,7 +420,7 @@ class FleetLaw:
         return Plan(
             rate=rate,
             estimate=estimate,
-            mode="cruise",
+            mode=Mode.CRUISE,
             window=number,
             quiet_seconds=quiet,
             fresh=True,
