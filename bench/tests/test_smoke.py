@@ -24,14 +24,14 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, dict[str,
         [sys.executable, "-m", "bench", *FLAGS, "--log-dir", str(log_dir)],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=240,  # a loaded machine: the run itself takes 35-90 s
         check=False,
     )
     lines = [json.loads(line) for line in finished.stdout.splitlines() if line.startswith("{")]
     return finished.returncode, finished.stdout + finished.stderr, {r["scenario"]: r for r in lines}
 
 
-@pytest.mark.timeout(100)
+@pytest.mark.timeout(260)
 def test_every_scenario_prints_one_json_line_and_exits_0(
     bench: tuple[int, str, dict[str, dict[str, Any]]],
 ) -> None:
@@ -42,7 +42,7 @@ def test_every_scenario_prints_one_json_line_and_exits_0(
     assert "local stack ceiling" in output
 
 
-@pytest.mark.timeout(100)
+@pytest.mark.timeout(260)
 @pytest.mark.parametrize("scenario", ["latency", "quota", "mixed"])
 def test_every_valid_command_is_applied_once_and_every_other_dead_lettered_once(
     bench: tuple[int, str, dict[str, dict[str, Any]]], scenario: str
@@ -60,7 +60,7 @@ def test_every_valid_command_is_applied_once_and_every_other_dead_lettered_once(
     assert result["cognito_calls_per_command"] > 0
 
 
-@pytest.mark.timeout(100)
+@pytest.mark.timeout(260)
 def test_mixed_dead_letters_each_kind_with_its_reason(
     bench: tuple[int, str, dict[str, dict[str, Any]]],
 ) -> None:
@@ -68,7 +68,7 @@ def test_mixed_dead_letters_each_kind_with_its_reason(
     assert set(reasons) == {"ResourceNotFoundException", "ResourceConflictException", "malformed"}
 
 
-@pytest.mark.timeout(100)
+@pytest.mark.timeout(260)
 def test_idle_and_ceiling_are_measured(bench: tuple[int, str, dict[str, dict[str, Any]]]) -> None:
     idle = bench[2]["idle"]
     assert idle["correct"] is True
