@@ -84,7 +84,7 @@ def test_queue_redrives_to_the_dlq(sqs: Any, outputs: dict[str, str]) -> None:
     redrive = json.loads(queue["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
     assert int(redrive["maxReceiveCount"]) == 100
-    assert queue["VisibilityTimeout"] == "60"
+    assert queue["VisibilityTimeout"] == "30"
     assert queue["ReceiveMessageWaitTimeSeconds"] == "20"
     assert queue["SqsManagedSseEnabled"] == "true"
 
@@ -201,7 +201,7 @@ def test_task_definition_runs_the_worker(moto_endpoint: str, outputs: dict[str, 
     settings = Settings.model_validate(
         {k.removeprefix("UNLINK_").lower(): v for k, v in env.items() if k.startswith("UNLINK_")}
     )
-    assert settings.visibility_timeout_seconds == 60
+    assert settings.visibility_timeout_seconds == 30
     # SIGTERM grace inside the stop timeout.
     assert settings.grace_period_seconds < container["stopTimeout"] == 30
 
