@@ -103,7 +103,7 @@ async def test_a_fifo_group_head_outlives_a_long_outage_without_sqs_redrive_taki
     clock = VirtualClock()
     queue = MemoryQueue(clock, fifo=True)
     max_receives, life = 20, 86400.0
-    outage = {"from": clock.now, "until": clock.now + 6 * 3600}
+    outage = {"from": clock.now, "until": clock.now + 2 * 3600}
     executor = FlakyCognito(clock, down=lambda: outage["from"] <= clock.now < outage["until"])
     gate = HealthGate(clock, BreakerConfig(failures=2, probe_min_seconds=2, probe_max_seconds=30))
     policy = RetryPolicy(max_attempts=3, backoff=Backoff(1, 4, rng=random.Random(1)))
