@@ -128,7 +128,9 @@ class Breaker:
     probe_delay: float = 0.0
     error: str = ""
     recent: deque[tuple[str, bool]] = field(default_factory=deque)  # (command key, answered)
-    failing: set[str] = field(default_factory=set)  # the commands of the consecutive failures
+    # Commands of the consecutive failures, two at most: all the trip rule asks is "two or more",
+    # and a days-long outage probes a new command every few seconds.
+    failing: set[str] = field(default_factory=set)
     episode_from: float | None = None  # the first trip of the outage being reported
     closed_at: float = 0.0
 
@@ -173,7 +175,8 @@ class Breaker:
         """Call `settled` first, as for `answered`; answers the start of an outage."""
         self._remember(key, False)
         self.consecutive += 1
-        self.failing.add(key)
+        if len(self.failing) < 2:
+            self.failing.add(key)
         self.error = error
         state = self.state(now)
         if state is State.HALF_OPEN:  # the probe failed: wait longer
