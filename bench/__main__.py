@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): the worker against the local stack, per scenario.
 
-    make bench                                   # latency, quota, mixed and idle at full size
+    make bench                                   # latency, quota, mixed, idle and hold
     make bench ARGS="--scenario latency -n 500"  # one scenario, fewer commands
     make bench ARGS="--scenario outage --outage-seconds 120"   # long runs: only by name
     make bench ARGS="--scenario brownout --scenario soak -n 20000"
@@ -27,6 +27,7 @@ from typing import Any
 from bench.config import DEFAULTS, LONG, ORDER, PAIRED, Scenario, override
 from bench.fair import run_fair
 from bench.fleet import FLEETS, QUOTAS, run_fleet
+from bench.hold import run_hold
 from bench.idle import run_idle
 from bench.outage import run_outage
 from bench.report import json_line, table, targets
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--timeout", type=float, dest="timeout_seconds", help="per scenario, seconds")
     add("--idle-wait", type=int, default=20, help="long-poll wait of the idle check, seconds")
     add("--idle-periods", type=int, default=2, help="wait periods the idle check watches")
+    add("--hold-seconds", type=float, default=20.0, help="hold: the window CPU is measured over")
     add("--profile", action="store_true", help="run load-scenario workers under pyinstrument")
     add("--outage-seconds", type=float, default=900.0, help="outage/brownout: Cognito down")
     add("--brownout-error-rate", type=float, default=0.95, help="brownout: failing share")
@@ -123,6 +125,8 @@ def _configure(name: str, args: argparse.Namespace) -> Scenario:
 async def _run_one(name: str, args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
     if name == "idle":
         return await run_idle(args.idle_wait, args.idle_periods, log_dir)
+    if name == "hold":
+        return await run_hold(args.hold_seconds, log_dir)
     if name in ("outage", "brownout"):
         return await run_outage(
             "outage" if name == "outage" else "brownout",
@@ -140,10 +144,8 @@ async def _run_one(name: str, args: argparse.Namespace, log_dir: Path) -> dict[s
             args.n,
             join_leave=not args.no_join_leave,
         )
-    if name == "soak":
-        return await run_soak(log_dir, args.n)
-    if name == "fair":
-        return await run_fair(log_dir, args.n)
+    if name in ("soak", "fair"):
+        return await (run_soak if name == "soak" else run_fair)(log_dir, args.n)
     return figures(await run_load(_configure(name, args), log_dir))
 
 
