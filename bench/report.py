@@ -38,8 +38,8 @@ def targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         result["correct"],
         result["correct"],
     )
-    if "cells" in result or "runs" in result:  # a matrix (bench.fleet), a pair (bench.fair)
-        return found
+    if "cells" in result or "runs" in result or name == "hold":
+        return found  # a matrix (bench.fleet), a pair (bench.fair), a wait: their own targets
     found["rss"] = _rss(result)
     rate = result["commands_per_s"] or 0.0
     if name == "latency":

@@ -222,3 +222,8 @@ def test_write_units_count_started_kilobytes_of_the_largest_item() -> None:
     assert kinds(writes) == {"claims": 3, "heartbeats": 2}
     assert write_units(writes, 300) == 5
     assert write_units(writes, 1500) == 10
+
+
+def test_the_hold_run_brings_its_own_targets() -> None:
+    found = report.targets({"scenario": "hold", "correct": True})
+    assert list(found) == ["correctness"]
