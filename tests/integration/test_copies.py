@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, cast
 
 from consumer.aws.sqs import SqsQueue
+from consumer.core.messages import Message
 from consumer.local.stack import LocalStack
 from tests.integration.conftest import Queues
 
@@ -55,7 +56,7 @@ async def test_acks_at_a_quota_share_go_out_together_not_one_request_each(
         entries = [{"Id": str(j), "MessageBody": "{}"} for j in range(i, min(ACKS, i + 10))]
         await sqs.send_message_batch(QueueUrl=queues.url, Entries=cast(Any, entries))
     queue = SqsQueue(sqs, queues.url, queues.dlq_url, visibility_timeout=30)
-    received = []
+    received: list[Message] = []
     while len(received) < ACKS:
         received += await queue.receive(10, 1)
     before = stack.requests.snapshot()["by_action"].get(DELETES, 0)
