@@ -99,7 +99,7 @@ DEFAULTS: Final = {
 }
 ORDER: Final = ("latency", "quota", "mixed", "idle", "hold")
 # Long runs (bench.outage, bench.soak, bench.fleet): only when named, never part of "all".
-LONG: Final = ("outage", "brownout", "soak", "fleet")
+LONG: Final = ("outage", "brownout", "soak", "memory-soak", "fleet")
 # Runs of their own, only when named (bench.fair: two load runs side by side).
 PAIRED: Final = ("fair",)
 

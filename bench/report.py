@@ -38,7 +38,7 @@ def targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         result["correct"],
         result["correct"],
     )
-    if "cells" in result or "runs" in result or name == "hold":
+    if "cells" in result or "runs" in result or name in ("hold", "memory-soak"):
         return found  # a matrix (bench.fleet), a pair (bench.fair), a wait: their own targets
     found["rss"] = _rss(result)
     rate = result["commands_per_s"] or 0.0
