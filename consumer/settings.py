@@ -130,7 +130,7 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="How long a batched SQS send or visibility change waits for company "
-        "(acks wait five times as long, up to a second while they arrive steadily: the "
+        "(acks wait five times as long, up to two seconds while they arrive steadily: the "
         "message stays hidden meanwhile).",
     )
     # `legacy` would not retry TooManyRequestsException (HTTP 400); `standard` does, but only

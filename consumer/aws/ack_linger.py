@@ -17,7 +17,9 @@ from collections.abc import Callable
 
 from consumer.aws.batching import MAX_ENTRIES
 
-ACK_LINGER_CAP_SECONDS = 1.0
+# A fifteenth of the default visibility timeout (the keeper still extends a message meanwhile):
+# at a worker's share of a quota, 2 to 10 acks a second, a batch gathers 4 to 10.
+ACK_LINGER_CAP_SECONDS = 2.0
 COMPANY = 2.0  # more acks expected within the cap for a longer wait to pay
 
 
