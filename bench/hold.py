@@ -1,7 +1,8 @@
 """`hold`: a fleet whose every slot is taken, waiting for its share of a quota to come round.
 
-Three workers share the idempotency table and a known fleet quota so small (0.3 calls/s) that
-almost nothing starts: each holds what its share lets it hold and waits. What a worker spends
+Three workers share the idempotency table and a known fleet quota so small (0.3 calls/s, and
+each worker's own ceiling at its share) that almost nothing starts: each holds what its share lets
+it hold and waits. What a worker spends
 then is the price of waiting (limiter wake-ups, heartbeats, the visibility keeper's passes, lock
 renewals), paid all day by a fleet at its quota. Sampled after a settling period, over a fixed
 window: CPU per worker, wake-ups (voluntary context switches) and the requests served.
@@ -48,6 +49,9 @@ async def run_hold(window_seconds: float, log_dir: Path) -> dict[str, Any]:
             "UNLINK_DLQ_URL": dlq,
             "UNLINK_IDEMPOTENCY_TABLE": table,
             "UNLINK_FLEET_RATE_LIMIT": str(QUOTA),
+            # Each worker's own ceiling at its share: a fleet still finding its feet may send
+            # more than a known quota for a while, and that would be work, not waiting.
+            "UNLINK_RATE_LIMIT": str(QUOTA / WORKERS),
             "UNLINK_LOG_LEVEL": "warning",
             "UNLINK_LOG_FORMAT": "json",
         }

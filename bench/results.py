@@ -161,6 +161,7 @@ def _usage(run: Run) -> dict[str, Any]:
     return {
         "cpu_ms_per_command": _r(1000 * cpu / n, 2),
         "cpu_ms_per_command_with_startup": _r(1000 * lives / n, 2),
+        "startup_cpu_s_per_worker": _r(sum(r.cpu_s for r in run.ready) / max(1, len(run.ready)), 2),
         "wakeups_per_command": _r(wakeups / n, 2),
         "worker_cpu_pct": _r(100 * cpu / max(1e-9, span) / max(1, len(run.end))),
         "stack_cpu_pct": _r(stack),
