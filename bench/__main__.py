@@ -1,11 +1,12 @@
 """`python -m bench` (`make bench`): the worker against the local stack, per scenario.
 
-    make bench                                   # latency, quota, mixed and idle at full size
+    make bench                                   # latency, quota, mixed, idle and hold
     make bench ARGS="--scenario latency -n 500"  # one scenario, fewer commands
     make bench ARGS="--scenario outage --outage-seconds 120"   # long runs: only by name
     make bench ARGS="--scenario brownout --scenario soak -n 20000"
     make bench ARGS="--scenario fleet --fleets 1,3 --quotas 25 -n 400"   # fleets x quotas
     make bench ARGS="--scenario fair -n 1000"    # the same mix with and without tenant groups
+    make bench ARGS="--scenario memory-soak -n 200000"   # the loop's memory, in-process
 
 Prints a table, then one JSON line per scenario, on stdout; progress goes to stderr. Exits 1 when a
 command was lost, applied twice or wrongly dead-lettered (or a scenario could not run), never for
@@ -19,7 +20,7 @@ import asyncio
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ from typing import Any
 from bench.config import DEFAULTS, LONG, ORDER, PAIRED, Scenario, override
 from bench.fair import run_fair
 from bench.fleet import FLEETS, QUOTAS, run_fleet
+from bench.hold import run_hold
 from bench.idle import run_idle
+from bench.memory_soak import STORE_MAX, run_memory_soak
 from bench.outage import run_outage
 from bench.report import json_line, table, targets
 from bench.results import figures
@@ -76,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     add("--timeout", type=float, dest="timeout_seconds", help="per scenario, seconds")
     add("--idle-wait", type=int, default=20, help="long-poll wait of the idle check, seconds")
     add("--idle-periods", type=int, default=2, help="wait periods the idle check watches")
+    add("--hold-seconds", type=float, default=20.0, help="hold: the window CPU is measured over")
+    add("--memory-store-max", type=int, default=STORE_MAX, help="memory-soak: the store's bound")
     add("--profile", action="store_true", help="run load-scenario workers under pyinstrument")
     add("--outage-seconds", type=float, default=900.0, help="outage/brownout: Cognito down")
     add("--brownout-error-rate", type=float, default=0.95, help="brownout: failing share")
@@ -121,8 +126,15 @@ def _configure(name: str, args: argparse.Namespace) -> Scenario:
 
 
 async def _run_one(name: str, args: argparse.Namespace, log_dir: Path) -> dict[str, Any]:
-    if name == "idle":
-        return await run_idle(args.idle_wait, args.idle_periods, log_dir)
+    own: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
+        "idle": lambda: run_idle(args.idle_wait, args.idle_periods, log_dir),
+        "hold": lambda: run_hold(args.hold_seconds, log_dir),
+        "memory-soak": lambda: run_memory_soak(args.n, args.memory_store_max),
+        "soak": lambda: run_soak(log_dir, args.n),
+        "fair": lambda: run_fair(log_dir, args.n),
+    }
+    if name in own:
+        return await own[name]()
     if name in ("outage", "brownout"):
         return await run_outage(
             "outage" if name == "outage" else "brownout",
@@ -140,10 +152,6 @@ async def _run_one(name: str, args: argparse.Namespace, log_dir: Path) -> dict[s
             args.n,
             join_leave=not args.no_join_leave,
         )
-    if name == "soak":
-        return await run_soak(log_dir, args.n)
-    if name == "fair":
-        return await run_fair(log_dir, args.n)
     return figures(await run_load(_configure(name, args), log_dir))
 
 

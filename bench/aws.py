@@ -157,3 +157,14 @@ class RawAws:
             "BillingMode": "PAY_PER_REQUEST",
         }
         await self.call(DYNAMODB, "CreateTable", payload)
+
+    async def scan(self, table: str) -> list[dict[str, Any]]:
+        """Every item of ``table`` (DynamoDB's JSON shape), page by page."""
+        items: list[dict[str, Any]] = []
+        payload: dict[str, Any] = {"TableName": table}
+        while True:
+            page = await self.call(DYNAMODB, "Scan", payload)
+            items += page.get("Items", [])
+            if not page.get("LastEvaluatedKey"):
+                return items
+            payload["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -78,7 +78,17 @@ class Scenario:
 
 DEFAULTS: Final = {
     "latency": Scenario("latency", 5000, latency_ms=20.0, ceiling_n=2000),
-    "quota": Scenario("quota", 3000, latency_ms=20.0, quota=50.0, workers=3, store="dynamodb"),
+    # A fleet at its quota, as in production: three workers sharing the table, the default
+    # visibility timeout.
+    "quota": Scenario(
+        "quota",
+        1000,
+        latency_ms=20.0,
+        quota=25.0,
+        workers=3,
+        store="dynamodb",
+        visibility_timeout_seconds=30,
+    ),
     "mixed": Scenario(
         "mixed",
         2000,
@@ -87,9 +97,9 @@ DEFAULTS: Final = {
         internal_error_rate=0.03,
     ),
 }
-ORDER: Final = ("latency", "quota", "mixed", "idle")
+ORDER: Final = ("latency", "quota", "mixed", "idle", "hold")
 # Long runs (bench.outage, bench.soak, bench.fleet): only when named, never part of "all".
-LONG: Final = ("outage", "brownout", "soak", "fleet")
+LONG: Final = ("outage", "brownout", "soak", "memory-soak", "fleet")
 # Runs of their own, only when named (bench.fair: two load runs side by side).
 PAIRED: Final = ("fair",)
 

@@ -23,6 +23,9 @@ class Usage:
     cpu_s: float  # user + system seconds since the process started
     rss_kb: int
     at: float  # time.monotonic() of the sample
+    # Voluntary context switches since the process started: how often it went to sleep and was
+    # woken (a timer, a socket); an event loop's wake-ups, whoever asked for them.
+    wakeups: int = 0
 
 
 def usage(pid: int) -> Usage:
@@ -32,11 +35,13 @@ def usage(pid: int) -> Usage:
     fields = stat[stat.rindex(")") + 2 :].split()
     # After the command name: state is field 3, utime and stime are fields 14 and 15.
     cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    rss = 0
+    rss = wakeups = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1])
-    return Usage(cpu, rss, at)
+        elif line.startswith("voluntary_ctxt_switches:"):
+            wakeups = int(line.split()[1])
+    return Usage(cpu, rss, at, wakeups)
 
 
 def cpu_share(start: Usage, end: Usage) -> float:

@@ -9,6 +9,8 @@ import json
 from typing import Any
 
 RSS_SLACK_MB = 3.0  # first-use allocations after warm-up (pools, caches) are not growth
+QUOTA_CPU_MS = 4.0  # per command at the quota, the fleet's start-up included
+QUOTA_SQS = 0.4  # SQS requests per command at the quota
 
 
 def _target(goal: str, value: Any, met: bool) -> dict[str, Any]:
@@ -36,8 +38,8 @@ def targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         result["correct"],
         result["correct"],
     )
-    if "cells" in result or "runs" in result:  # a matrix (bench.fleet), a pair (bench.fair)
-        return found
+    if "cells" in result or "runs" in result or name in ("hold", "memory-soak"):
+        return found  # a matrix (bench.fleet), a pair (bench.fair), a wait: their own targets
     found["rss"] = _rss(result)
     rate = result["commands_per_s"] or 0.0
     if name == "latency":
@@ -63,6 +65,14 @@ def targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         found["throttled"] = _target("<= 2% of calls throttled", share, share <= 0.02)
         dead = result["dlq_valid_dead_lettered"]
         found["no_valid_dlq"] = _target("no valid command dead-lettered", dead, dead == 0)
+        cpu = result["cpu_ms_per_command_with_startup"]
+        found["quota_cpu"] = _target(
+            f"<= {QUOTA_CPU_MS:g} ms CPU per command, start-up included", cpu, cpu <= QUOTA_CPU_MS
+        )
+        sqs = result["sqs_requests_per_command"]
+        found["quota_sqs"] = _target(
+            f"<= {QUOTA_SQS:g} SQS requests per command", sqs, sqs <= QUOTA_SQS
+        )
     return found
 
 
@@ -99,12 +109,37 @@ def _row(result: dict[str, Any]) -> str:
     return "".join(f"{_fmt(cells.get(key), spec):>{width}}" for _, width, key, spec in COLUMNS)
 
 
+def _per(counts: dict[str, int], n: int) -> str:
+    return ", ".join(f"{k} {v / n:.3f}" for k, v in sorted(counts.items())) or "none"
+
+
+def costs(result: dict[str, Any]) -> str:
+    """What one command cost a load scenario's fleet, and the requests that explain it."""
+    n = max(1, result["n"])
+    return (
+        f"{result['scenario']} per command ({result['workers']} worker(s), n {result['n']}, "
+        f"quota {result['quota_rps'] or '-'}/s, {result['store']} store):\n"
+        f"  CPU {result['cpu_ms_per_command_with_startup']} ms with start-up, "
+        f"{result['cpu_ms_per_command']} ms from the first receive "
+        f"(start-up {result['startup_cpu_s_per_worker']} s CPU per worker); "
+        f"wake-ups {result['wakeups_per_command']}; "
+        f"RSS idle {result['rss_ready_mb']} MB, full speed {result['rss_end_mb']} MB\n"
+        f"  SQS {result['sqs_requests_per_command']}: {_per(result['sqs_requests'], n)}\n"
+        f"  DynamoDB {result['dynamodb_requests_per_command']} requests, "
+        f"{result['dynamodb_write_units_per_command']} write units "
+        f"(largest item {result['dynamodb_largest_item_bytes']} B): "
+        f"{_per(result['dynamodb_requests'], n)}\n"
+        f"  DynamoDB writes: {_per(result['dynamodb_writes'], n)}"
+    )
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = ["".join(f"{title:>{width}}" for title, width, _, _ in COLUMNS)]
     lines.append("-" * len(lines[0]))
     loads = [r for r in results if "commands_per_s" in r]
     loads += [run for r in results for run in r.get("runs", [])]  # a pair's runs (bench.fair)
     lines += [_row(r) for r in loads]
+    lines += [f"\n{costs(r)}" for r in loads if "dynamodb_writes" in r]
     for result in results:
         if "error" in result:
             lines.append(f"{result['scenario']:>9}  FAILED TO RUN: {result['error']}")

@@ -14,6 +14,7 @@ from typing import Any
 from bench.procs import Usage
 from bench.scenarios import Run
 from bench.workload import APPLIED, Effect
+from bench.write_units import kinds, write_units
 
 UNLINKS = ("UnlinkDeveloperIdentity", "UnlinkIdentity")
 THROTTLED = "TooManyRequestsException"
@@ -154,8 +155,14 @@ def _usage(run: Run) -> dict[str, Any]:
     if run.stack_start and run.stack_end:
         spent = run.stack_end.cpu_s - run.stack_start.cpu_s
         stack = 100 * spent / max(1e-9, run.stack_end.at - run.stack_start.at)
+    # Each process's whole life up to the end of the run: its start-up included.
+    lives = sum(e.cpu_s for e in run.end)
+    wakeups = sum(e.wakeups - r.wakeups for e, r in zip(run.end, run.ready, strict=True))
     return {
         "cpu_ms_per_command": _r(1000 * cpu / n, 2),
+        "cpu_ms_per_command_with_startup": _r(1000 * lives / n, 2),
+        "startup_cpu_s_per_worker": _r(sum(r.cpu_s for r in run.ready) / max(1, len(run.ready)), 2),
+        "wakeups_per_command": _r(wakeups / n, 2),
         "worker_cpu_pct": _r(100 * cpu / max(1e-9, span) / max(1, len(run.end))),
         "stack_cpu_pct": _r(stack),
         "rss_ready_mb": _mb(max((u.rss_kb for u in run.ready), default=0)),
@@ -181,7 +188,10 @@ def figures(run: Run) -> dict[str, Any]:
     sqs = {
         k.split(".", 1)[1]: v for k, v in run.worker_requests.items() if k.startswith("AmazonSQS.")
     }
-    dynamodb = sum(v for k, v in run.worker_requests.items() if k.startswith("DynamoDB"))
+    dynamodb = {
+        k.split(".", 1)[1]: v for k, v in run.worker_requests.items() if k.startswith("DynamoDB")
+    }
+    units = write_units(run.dynamodb_writes, run.largest_item)
     result: dict[str, Any] = {
         "scenario": scenario.name,
         **scenario.knobs(),
@@ -193,7 +203,11 @@ def figures(run: Run) -> dict[str, Any]:
         **_usage(run),
         "sqs_requests_per_command": _r(sum(sqs.values()) / n, 3),
         "sqs_requests": sqs,
-        "dynamodb_requests_per_command": _r(dynamodb / n, 3),
+        "dynamodb_requests_per_command": _r(sum(dynamodb.values()) / n, 3),
+        "dynamodb_requests": dynamodb,
+        "dynamodb_writes": kinds(run.dynamodb_writes),
+        "dynamodb_write_units_per_command": _r(units / n, 3),
+        "dynamodb_largest_item_bytes": run.largest_item,
         "cognito_calls_per_command": _r(cognito_calls / n, 3),
         "cognito_calls": calls,
         "throttled_share": _r(throttled / unlink_calls, 4) if unlink_calls else 0.0,

@@ -25,8 +25,10 @@ from bench.feeder import Feeder
 from bench.procs import StackProcess, Usage, WorkerProcess, usage, worker_env
 from bench.tenants import tenants
 from bench.workload import APPLIED, Command, Mix, build
+from bench.write_units import item_bytes
 from consumer.local.admin_client import AdminClient
 from consumer.local.ledger import LedgerSnapshot
+from consumer.local.request_counts import RequestsJson
 
 POLL_SECONDS = 0.25
 READY_TIMEOUT_SECONDS = 60.0
@@ -49,6 +51,8 @@ class Run:
     stack_start: Usage | None = None
     stack_end: Usage | None = None
     worker_requests: dict[str, int] = field(default_factory=dict)
+    dynamodb_writes: dict[str, int] = field(default_factory=dict)  # by first clause (stack)
+    largest_item: int = 0  # bytes: the largest item in the table at the end
     ledger: LedgerSnapshot | None = None
     dlq: list[tuple[str, str]] = field(default_factory=list)  # (body, unlink-reason)
     exit_codes: list[int] = field(default_factory=list)
@@ -163,6 +167,18 @@ def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     }
 
 
+async def _count_requests(
+    run: Run, admin: AdminClient, aws: RawAws, before: tuple[RequestsJson, dict[str, int]]
+) -> None:
+    """The requests the workers made since ``before`` (the stack's counts less the bench's)."""
+    counted, own_before = before
+    after = await asyncio.to_thread(admin.requests)
+    own = _delta(dict(aws.counts), own_before)
+    served = _delta(after["by_action"], counted["by_action"])
+    run.worker_requests = {k: v - own.get(k, 0) for k, v in served.items()}
+    run.dynamodb_writes = _delta(after["dynamodb_writes"], counted["dynamodb_writes"])
+
+
 class Disruption(Protocol):
     """Trouble a scenario causes while it runs (see `bench.outage`)."""
 
@@ -205,7 +221,7 @@ async def run_load(scenario: Scenario, log_dir: Path, disruption: Disruption | N
             pids = [w.pid for w in workers]
             run.ready = [usage(pid) for pid in pids]
             run.stack_start = usage(stack.pid)
-            stack_before, own_before = admin.requests()["by_action"], dict(aws.counts)
+            before, own_before = admin.requests(), dict(aws.counts)
             trouble = asyncio.create_task(disruption.run(admin, pids)) if disruption else None
             try:
                 await _drive(scenario, aws, admin, url, run, pids)
@@ -216,11 +232,10 @@ async def run_load(scenario: Scenario, log_dir: Path, disruption: Disruption | N
             run.end = [usage(pid) for pid in pids]
             run.stack_end = usage(stack.pid)
             run.exit_codes = [w.stop() for w in workers]
-            stack_after, own_after = admin.requests()["by_action"], dict(aws.counts)
-            own = _delta(own_after, own_before)
-            run.worker_requests = {
-                k: v - own.get(k, 0) for k, v in _delta(stack_after, stack_before).items()
-            }
+            await _count_requests(run, admin, aws, (before, own_before))
+            if "UNLINK_IDEMPOTENCY_TABLE" in settings:
+                items = await aws.scan(settings["UNLINK_IDEMPOTENCY_TABLE"])
+                run.largest_item = max((item_bytes(i) for i in items), default=0)
             run.ledger = admin.ledger(events=True)
             run.dlq = await _read_dlq(aws, dlq_url)
         run.worker_errors = sum(

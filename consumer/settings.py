@@ -130,7 +130,8 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="How long a batched SQS send or visibility change waits for company "
-        "(acks wait five times as long: the message stays hidden meanwhile).",
+        "(acks wait five times as long, up to two seconds while they arrive steadily: the "
+        "message stays hidden meanwhile).",
     )
     # `legacy` would not retry TooManyRequestsException (HTTP 400); `standard` does, but only
     # once by default: the rate limiter and delayed re-enqueue handle throttling without holding

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from bench.aws import COGNITO, SQS, RawAws
 from consumer.local.admin_client import AdminClient
 from consumer.local.dispatch import route_key
-from consumer.local.request_counts import RequestCounts, action_of
+from consumer.local.request_counts import RequestCounts, action_of, write_of
 from consumer.local.seed import seed_in_process
 from consumer.local.seeded import seeded_from_json, seeded_to_json
 from consumer.local.stack import LocalStack
@@ -49,9 +50,42 @@ def test_request_counts_snapshot_and_reset() -> None:
     counts = RequestCounts()
     for action in ("b", "a", "b"):
         counts.record(action)
-    assert counts.snapshot() == {"total": 3, "by_action": {"a": 1, "b": 2}}
+    counts.record("DynamoDB_20120810.UpdateItem", "UpdateItem SET a = :a")
+    assert counts.snapshot() == {
+        "total": 4,
+        "by_action": {"DynamoDB_20120810.UpdateItem": 1, "a": 1, "b": 2},
+        "dynamodb_writes": {"UpdateItem SET a = :a": 1},
+    }
     counts.reset()
-    assert counts.snapshot() == {"total": 0, "by_action": {}}
+    assert counts.snapshot() == {"total": 0, "by_action": {}, "dynamodb_writes": {}}
+
+
+def _dynamodb(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps(payload).encode()
+    return {
+        "HTTP_X_AMZ_TARGET": f"DynamoDB_20120810.{action}",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+
+
+@pytest.mark.parametrize(
+    ("action", "expression", "write"),
+    [
+        ("UpdateItem", "SET #s = :busy, #o = :me", "UpdateItem SET #s = :busy"),
+        ("UpdateItem", "SET lock = :lock", "UpdateItem SET lock = :lock"),
+        ("UpdateItem", "SET #me = :me REMOVE #d0", "UpdateItem SET #me = :me"),
+        ("UpdateItem", "REMOVE #me", "UpdateItem REMOVE #me"),
+        ("PutItem", None, "PutItem"),
+        ("GetItem", None, None),
+    ],
+)
+def test_a_dynamodb_write_is_named_by_its_first_clause(
+    action: str, expression: str | None, write: str | None
+) -> None:
+    payload = {"TableName": "t"} | ({"UpdateExpression": expression} if expression else {})
+    environ = _dynamodb(action, payload)
+    assert write_of(action_of(environ), environ) == write
 
 
 async def test_the_stack_counts_every_request_by_action_and_resets_with_the_ledger(

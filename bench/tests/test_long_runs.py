@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.__main__ import _parser, _scenarios
+from bench.memory_soak import run_memory_soak
 from bench.outage import CognitoOutage, outage_figures
 from bench.scenarios import Run
 from bench.soak import rates, scenario
@@ -62,3 +63,12 @@ def test_an_outage_that_dead_letters_a_valid_command_misses_its_target() -> None
     run.dlq = [(commands[0].body, "ResourceNotFoundException")]
     missed = outage_figures(run, outage)["own_targets"]
     assert not missed["no_valid_dlq"]["met"]
+
+
+async def test_the_memory_soak_acks_every_command_and_keeps_the_store_at_its_bound() -> None:
+    result = await run_memory_soak(1500, store_max=1000)
+    assert result["correct"] is True
+    assert result["acked"] == 1500
+    assert result["store_records_at_end"] == 1000
+    assert len(result["rss_mb_by_tenth"]) >= 10
+    assert "memory_growth" in result["own_targets"]

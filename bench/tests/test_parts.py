@@ -14,6 +14,7 @@ from bench.procs import Usage
 from bench.results import correctness, fed_sustained, figures, percentile
 from bench.scenarios import Run
 from bench.workload import APPLIED, CONFLICT, MALFORMED, NOT_FOUND, Mix, build
+from bench.write_units import item_bytes, kinds, write_units
 from consumer.local.ledger import LedgerSnapshot
 from consumer.local.seeded import DeveloperIdentity, FederatedIdentity, Seeded, SeededPool
 from consumer.settings import Settings
@@ -212,3 +213,17 @@ def test_the_fair_figures_compare_the_two_runs_and_need_both_correct() -> None:
     assert not result["own_targets"]["fair_speed"]["met"]  # more than 10% slower
     assert result["correct"]
     assert not fair_figures(plain, {**grouped, "correct": False})["correct"]
+
+
+def test_write_units_count_started_kilobytes_of_the_largest_item() -> None:
+    item = {"id": {"S": "k" * 10}, "n": {"N": "12345"}, "m": {"M": {"a": {"BOOL": True}}}}
+    assert item_bytes(item) == (2 + 10) + (1 + 4) + (1 + 3 + 1 + 1)
+    writes = {"UpdateItem SET #status = :in_progress": 3, "UpdateItem SET #me = :me": 2}
+    assert kinds(writes) == {"claims": 3, "heartbeats": 2}
+    assert write_units(writes, 300) == 5
+    assert write_units(writes, 1500) == 10
+
+
+def test_the_hold_run_brings_its_own_targets() -> None:
+    found = report.targets({"scenario": "hold", "correct": True})
+    assert list(found) == ["correctness"]

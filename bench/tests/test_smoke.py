@@ -15,6 +15,7 @@ import pytest
 
 N = 30
 FLAGS = ["-n", str(N), "--idle-wait", "1", "--ceiling-n", "60", "--timeout", "40"]
+FLAGS += ["--hold-seconds", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_every_scenario_prints_one_json_line_and_exits_0(
 ) -> None:
     code, output, results = bench
     assert code == 0, output
-    assert list(results) == ["latency", "quota", "mixed", "idle"]
+    assert list(results) == ["latency", "quota", "mixed", "idle", "hold"]
     assert "targets:" in output
     assert "local stack ceiling" in output
 

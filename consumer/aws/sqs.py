@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
+from consumer.aws.ack_linger import AckLinger
 from consumer.aws.batching import MAX_BATCH_BYTES, BatchEntryFailed, Batcher
 from consumer.core.attributes import ATTEMPTS, size
 from consumer.core.messages import Message, QueueDepth
@@ -116,9 +117,10 @@ class SqsQueue:
         self.queue_url = queue_url
         self.dlq_url = dlq_url
         self._visibility = visibility_timeout
-        # Acks can wait a little for company (the message stays hidden meanwhile); sends gate
-        # the delete of their original, so they wait less.
+        # Acks can wait for company (the message stays hidden meanwhile), the longer the rarer
+        # they are (`AckLinger`); sends gate the delete of their original, so they wait less.
         self._deletes = delete_batcher(client, queue_url, linger * 5)
+        self._ack_linger = AckLinger(linger * 5)
         self._sends = send_batcher(client, queue_url, "send", linger)
         self._dlq_sends = send_batcher(client, dlq_url, "dlq-send", linger)
         self._visibility_changes = visibility_batcher(client, queue_url, linger)
@@ -137,6 +139,7 @@ class SqsQueue:
         )
 
     async def delete(self, message: Message) -> None:
+        self._deletes.linger = self._ack_linger.next()
         await self._deletes.submit({"ReceiptHandle": message.receipt_handle})
 
     async def send(

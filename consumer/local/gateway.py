@@ -19,7 +19,7 @@ from consumer.local.faults import UNLINK_OPERATIONS, FaultInjector, Faults
 from consumer.local.identities import IdentityStore
 from consumer.local.ledger import OK, Ledger
 from consumer.local.patch import served_operations
-from consumer.local.request_counts import RequestCounts, action_of
+from consumer.local.request_counts import RequestCounts, action_of, write_of
 from consumer.local.wsgi_util import read_body, respond_error
 
 TARGET_PREFIX: Final = "AWSCognitoIdentityService"
@@ -73,7 +73,8 @@ class Gateway:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if str(environ.get("PATH_INFO", "")).startswith(ADMIN_PREFIX):
             return self._admin(environ, start_response)
-        self.requests.record(action_of(environ))
+        action = action_of(environ)
+        self.requests.record(action, write_of(action, environ))
         operation = cognito_operation(environ)
         if operation is None:
             return self._moto_app(environ, start_response)
