@@ -55,6 +55,9 @@ async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
         call_timeout_seconds=3,
         # Probes while paused at most 4 s apart: work resumes within seconds of Cognito's return.
         breaker_probe_max_seconds=4,
+        # A long poll cut by the outage goes on at SQS and may take messages nobody receives:
+        # they come back a visibility timeout later, 10 s instead of 30.
+        visibility_timeout_seconds=10,
     )
     with capture_logs() as logs:
         async with started(settings) as (worker, running):
