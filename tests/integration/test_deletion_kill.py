@@ -34,8 +34,9 @@ async def test_kill_9_neither_loses_nor_repeats_an_unlink_by_user_or_a_deletion(
     tmp_path: Path,
 ) -> None:
     rng = random.Random(28)
-    users = seed_in_process(stack, developer=150).developer
-    doomed = seed_in_process(stack, developer=120).developer
+    # Enough work that the six kills below land with unlinks and deletions in flight.
+    users = seed_in_process(stack, developer=100).developer
+    doomed = seed_in_process(stack, developer=80).developer
     unlinks = {
         ("UnlinkDeveloperIdentity", u.identity_id, u.developer_user_identifier): json.dumps(
             {

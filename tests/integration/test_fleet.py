@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 pytestmark = pytest.mark.slow
+# Enough that three workers' receives, claims and duplicates overlap for many seconds and every
+# kill below lands with calls in flight; the stack applies a few dozen a second, so a larger
+# mix adds time, not cases (`make bench` runs the thousands).
+COMMANDS = 300
 
 
 async def test_three_workers_apply_every_command_exactly_once(
@@ -39,7 +43,7 @@ async def test_three_workers_apply_every_command_exactly_once(
 ) -> None:
     queues: Queues = await make_queues(sqs)
     table = await make_table(dynamodb)
-    mix = build_mix(stack, 1000, duplicate_share=0.2, bad_share=0.1)
+    mix = build_mix(stack, COMMANDS, duplicate_share=0.2, bad_share=0.1)
     env = worker_env(aws_env, queues.url, idempotency_table=table, concurrency="16")
     workers = [start_worker(env, tmp_path / f"w{i}.log") for i in range(3)]
     try:
@@ -69,7 +73,7 @@ async def test_kill_9_at_random_moments_loses_nothing_and_applies_nothing_twice(
 ) -> None:
     queues: Queues = await make_queues(sqs)
     table = await make_table(dynamodb)
-    mix = build_mix(stack, 800, duplicate_share=0.2, bad_share=0.05, seed=2)
+    mix = build_mix(stack, COMMANDS, duplicate_share=0.2, bad_share=0.05, seed=2)
     env = worker_env(
         aws_env,
         queues.url,

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from types_aiobotocore_sqs import SQSClient
 
 pytestmark = pytest.mark.slow
-OUTAGE_SECONDS = float(os.environ.get("UNLINK_TEST_OUTAGE_SECONDS", "10"))
+# Long enough for receives to fail and back off (each spends seconds in botocore's retries) and
+# for Cognito's breaker to trip; UNLINK_TEST_OUTAGE_SECONDS runs a longer one.
+OUTAGE_SECONDS = float(os.environ.get("UNLINK_TEST_OUTAGE_SECONDS", "6"))
 
 
 @pytest.mark.parametrize("down", ["all", "cognito"])
@@ -51,6 +53,11 @@ async def test_an_outage_is_survived_quietly_and_work_resumes_alone(
         backoff_base_seconds=2,
         backoff_max_seconds=16,
         call_timeout_seconds=3,
+        # Probes while paused at most 4 s apart: work resumes within seconds of Cognito's return.
+        breaker_probe_max_seconds=4,
+        # A long poll cut by the outage goes on at SQS and may take messages nobody receives:
+        # they come back a visibility timeout later, 10 s instead of 30.
+        visibility_timeout_seconds=10,
     )
     with capture_logs() as logs:
         async with started(settings) as (worker, running):
