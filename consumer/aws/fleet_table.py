@@ -5,7 +5,8 @@ start ``id:``, ``effect:`` or ``body:``):
 
 - ``fleet#unlink-quota#m#<worker id>``: one worker's entry (a compact JSON string, ~0.2 KB),
   written by that worker alone at each heartbeat, with a TTL an hour on (``expires_at``) so a
-  dead worker's item goes by itself.
+  dead worker's item goes by itself. The leader marks it ``dropped`` when it takes the worker
+  for dead: a worker that lives after all reads that in its next write's answer and joins again.
 - ``fleet#unlink-quota``: the plan item. The leader's decision and split (``plan``, JSON), its
   author (``by``), its pulse (bumped at each of the leader's writes), the count of joins and
   leaves (``joins``) and of throttles met in probes (``thr``). The leader writes it at each of its
@@ -25,6 +26,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import botocore.exceptions
@@ -98,9 +100,8 @@ class DynamoFleetTable:
     async def beat(self, entry: MemberEntry, outbox: Outbox) -> Board:
         exp = self._expiry(ITEM_TTL_SECONDS)
         mine = {"entry": entry_value(entry), "exp": self._expiry(MEMBER_TTL_SECONDS)}
-        await self._update(
-            MEMBER_KEY + entry.member, "SET #entry = :entry, expires_at = :exp", mine
-        )
+        expression = "SET #entry = :entry, expires_at = :exp" + (" REMOVE dropped" * outbox.join)
+        own = await self._update(MEMBER_KEY + entry.member, expression, mine) or {}
         if outbox.join:  # onto the roster before the join is counted: the leader reads both
             me = {"SS": [entry.member]}
             await self._update(
@@ -110,6 +111,11 @@ class DynamoFleetTable:
             await self._update(
                 ROSTER_KEY, "DELETE ids :dead", {"dead": {"SS": list(outbox.remove)}}
             )
+            dead = {"yes": {"BOOL": True}, "exp": self._expiry(MEMBER_TTL_SECONDS)}
+            for member in outbox.remove:  # told at its next heartbeat, if it lives: it joins again
+                await self._update(
+                    MEMBER_KEY + member, "SET dropped = :yes, expires_at = :exp", dead
+                )
         counts = {
             name: {"N": str(n)}
             for name, n in (("joins", int(outbox.join)), ("thr", outbox.throttles))
@@ -136,7 +142,7 @@ class DynamoFleetTable:
                 TableName=self._table, Key={"id": {"S": FLEET_KEY}}
             )
             item = response.get("Item") or {}
-        return parse_board(item, self._ignore)
+        return replace(parse_board(item, self._ignore), dropped="dropped" in own)
 
     async def leave(self, member: str) -> None:
         await self._update(ROSTER_KEY, "DELETE ids :me", {"me": {"SS": [member]}})
@@ -328,8 +334,8 @@ def parse_board(item: Mapping[str, Any], ignored: Ignored | None = None) -> Boar
             workers=wire.workers,
             counted=wire.counted,
         )
-    counts = [_count(item, name, ignored) for name in ("pulse", "joins", "thr")]
-    return Board(plan, *counts)
+    pulse, joins, throttles = (_count(item, name, ignored) for name in ("pulse", "joins", "thr"))
+    return Board(plan, pulse, joins, throttles)
 
 
 def _count(item: Mapping[str, Any], name: str, ignored: Ignored | None) -> int:

@@ -1,27 +1,21 @@
 """Workers that share one quota agree on it through the table they already share, at a cost per
 heartbeat that does not grow with the fleet.
 
-Each heartbeat (every ``heartbeat_seconds``) a worker writes its own entry (its counts of accepted
-and throttled calls, what it wants, its share) into an item of its own and reads the fleet's plan
-item: two small requests whatever the fleet's size. The leader, the plan's author, writes the plan
-at each of its heartbeats and reads every worker's entry once per window (`FleetView`): it turns
-their counts into the fleet's decision (`FleetLaw`: the fleet's rate and quota estimate) and the
-max-min fair level of the split, so each worker's share is the smaller of what it wants and the
-level. A cold fleet slow-starts one worker, the leader, while the others wait; a worker throttled
-in a probe (or while the fleet starts) adds its throttles to the plan item's count, and every
-worker that sees the count grow brakes at its next heartbeat.
+Each heartbeat a worker writes its own entry (its counts, what it wants, its share) and reads the
+plan item. The leader, the plan's author, writes the plan at each of its heartbeats and reads every
+worker's entry once per window: it turns their counts into the fleet's decision (`FleetLaw`) and
+the max-min fair level of the split (each worker takes the smaller of its want and the level).
+A cold fleet slow-starts one worker, the leader, while the others wait. A worker throttled in a
+probe (or while the fleet starts) adds its throttles to the plan item's count: every worker that
+sees the count grow brakes.
 
-No host's clock is trusted by another. The plan is live while its pulse (bumped at each of the
-leader's writes) keeps changing by the reader's own clock; one unchanged for ``expiry_seconds``
-is taken over by the first worker whose write, conditioned on the pulse it saw, lands. The leader
-judges the workers alike: one whose ``seq`` has not changed for ``expiry_seconds`` is dead and
-leaves the roster. A worker joins by adding itself to the roster and one to the plan item's join
-count; it waits with a nil share until the plan counts that join (the leader reads the workers
-as soon as it sees the count grow). Start times and wall clocks decide nothing.
-
-When the table cannot be reached, the worker keeps its last share and, after a few failed
-heartbeats, steers on its own (`LocalLaw`, from that share); it joins again when the table
-answers. This module decides; `consumer.rate.coordinator` does the I/O.
+No host's clock is trusted by another: the plan is live while its pulse (bumped at each of the
+leader's writes) changes, by the reader's clock, and a plan unchanged for ``expiry_seconds`` is
+taken over by the first worker whose write, conditioned on that pulse, lands; a worker whose
+``seq`` the leader sees unchanged as long is dead. A joining worker waits with a nil share until
+the plan counts its join. When the table cannot be reached, the worker keeps its last share,
+then steers on its own (`LocalLaw`) and joins again when the table answers. This module decides;
+`consumer.rate.coordinator` does the I/O.
 """
 
 from __future__ import annotations
@@ -89,6 +83,7 @@ class Board:
     pulse: int = 0  # the plan's writes so far: it changes while its author lives
     joins: int = 0  # workers that joined or left so far
     throttles: int = 0  # throttles workers met while probing or starting
+    dropped: bool = False  # the leader took this worker for dead: it joins again
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +168,9 @@ class FleetMember:
         self._last: MemberEntry | None = None
         self._counted = False  # the plan has split the rate with this worker counted
 
+    def _mode(self) -> Mode:
+        return self.plan.plan.mode if self.plan is not None else Mode.STARTUP
+
     @property
     def leading(self) -> bool:
         return self.plan is not None and self.plan.by == self.member
@@ -201,12 +199,9 @@ class FleetMember:
             share=self.limiter.share,
             recent_successes=ok,
             recent_throttles=thr,
-            timeline=tally.timeline(wall) if self._starting() else None,
+            timeline=tally.timeline(wall) if self._mode() is Mode.STARTUP else None,
         )
         return self._last
-
-    def _starting(self) -> bool:
-        return self.plan is None or self.plan.plan.mode is Mode.STARTUP
 
     def outbox(self) -> Outbox:
         """What the next heartbeat writes besides this worker's entry."""
@@ -218,9 +213,8 @@ class FleetMember:
             plan = replace(old, at=wall, by=self.member)
         elif self.leading and self.plan is not None:
             plan = replace(self.plan, at=wall)
-        throttles = 0
-        if self.plan is not None and self.plan.plan.mode in (Mode.PROBE, Mode.STARTUP):
-            throttles = self.limiter.tally.throttles - self._signalled
+        probing = self._mode() in (Mode.PROBE, Mode.STARTUP)
+        throttles = self.limiter.tally.throttles - self._signalled if probing else 0
         return Outbox(plan, self._claim, self._joined is None, throttles, self._dead)
 
     def rejoin(self) -> None:
@@ -232,8 +226,8 @@ class FleetMember:
         this worker leads and must read the workers now (a window is up, it has just taken the
         lead, or a worker joined or left)."""
         now = self._clock.monotonic()
-        if sent.join:
-            self._joined = board.joins
+        if sent.join or board.dropped:
+            self._joined = None if board.dropped else board.joins
         self._joins = board.joins
         self._signalled = self.limiter.tally.throttles if sent.throttles else self._signalled
         if board.pulse != self._pulse[0]:
@@ -252,7 +246,7 @@ class FleetMember:
         last = board.throttles if self._signals is None else self._signals
         others, self._signals = board.throttles - last - sent.throttles, board.throttles
         self._assign()
-        if others > 0 and self.plan and self.plan.plan.mode in (Mode.PROBE, Mode.STARTUP):
+        if others > 0 and self._mode() in (Mode.PROBE, Mode.STARTUP):
             # The probe (or the start) found the quota: every worker brakes, not only the
             # ones throttled (one by one, each would meet a throttle of its own first).
             self.limiter.brake()
@@ -285,6 +279,7 @@ class FleetMember:
                 dead.append(member)
         if self._last is not None:
             live[self.member] = self._last
+        self._gone = None  # left out once: if it lives, it is told so and joins again
         self._seen = {m: s for m, s in self._seen.items() if m in view.members}
         self.live, self._dead = live, tuple(dead)
         self._merge(live)
@@ -301,9 +296,10 @@ class FleetMember:
             record.level,
             record.workers,
         )
+        if (plan.rate, plan.mode) != (record.plan.rate, record.plan.mode):
+            estimate = None if plan.estimate is None else round(plan.estimate, 2)
+            log.info("fleet_plan", mode=str(plan.mode), rate=round(plan.rate, 2), estimate=estimate)
         self.plan = new
-        if plan != record.plan:
-            self._log(record.plan, plan)
         self._assign()
         return changed and len(live) > 1  # alone, nobody is waiting for it
 
@@ -388,24 +384,12 @@ class FleetMember:
                 self._timelines[member] = {k: c for k, c in slots.items() if k > oldest}
 
     def _bound(self) -> float | None:
-        """The fleet's lower bound of the quota from the timelines the workers send while it
-        starts (see `timelines_bound`): tight at the first throttle, however late the leader
-        looks. A worker's timeline ends at its last heartbeat, so the bound errs low."""
+        """The fleet's lower bound of the quota from the workers' timelines (`timelines_bound`):
+        each ends at its last heartbeat, so it errs low."""
         if not self._timelines:
             return None
         config = self.config
         return timelines_bound(self._timelines.values(), config.burst_seconds, config.slot_seconds)
-
-    def _log(self, old: Plan, plan: Plan) -> None:
-        if (plan.rate, plan.mode) != (old.rate, old.mode):
-            log.info(
-                "fleet_plan",
-                mode=str(plan.mode),
-                rate=round(plan.rate, 2),
-                estimate=None if plan.estimate is None else round(plan.estimate, 2),
-                window=plan.window,
-                workers=len(self.live),
-            )
 
     def _assign(self) -> None:
         record = self.plan

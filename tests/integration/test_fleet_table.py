@@ -52,8 +52,12 @@ async def test_the_lead_is_one_conditioned_write_and_the_leader_reads_every_work
     assert set((await table.read()).members) == {"a"}
     final = await table.beat(_entry("a", clock, 3), Outbox())
     assert (final.joins, final.pulse) == (4, 2)  # b's leave counted; a's writes pulsed
+    # A worker taken for dead that lives after all is told so, and joins again.
+    assert (await table.beat(_entry("c", clock, 2), Outbox())).dropped
+    assert not (await table.beat(_entry("c", clock, 3), Outbox(join=True))).dropped
+    assert set((await table.read()).members) == {"a", "c"}
     # Every item expires by itself: a worker's within the hour, the fleet's within a day.
-    for key, most in ((MEMBER_KEY + "c", 3600), (ROSTER_KEY, 86_400), (FLEET_KEY, 86_400)):
+    for key, most in ((MEMBER_KEY + "b", 3600), (ROSTER_KEY, 86_400), (FLEET_KEY, 86_400)):
         item = (await dynamodb.get_item(TableName=table._table, Key={"id": {"S": key}}))["Item"]
         assert 0 < int(item["expires_at"]["N"]) - clock.time() <= most
 

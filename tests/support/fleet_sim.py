@@ -78,6 +78,7 @@ class MemoryFleetTable:
 
     members: dict[str, MemberEntry] = field(default_factory=dict)
     roster: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)  # taken for dead by the leader
     board: Board = field(default_factory=Board)
     requests: int = 0
     reachable: bool = True
@@ -88,12 +89,15 @@ class MemoryFleetTable:
             raise ConnectionError("table unreachable")
         self.requests += 2  # the worker's item, then the plan item
         self.members[entry.member] = entry
+        dropped = entry.member in self.dropped
         if outbox.join:
             self.requests += 1
             self.roster.add(entry.member)
+            self.dropped.discard(entry.member)
         if outbox.remove:
-            self.requests += 1
+            self.requests += 1 + len(outbox.remove)
             self.roster -= set(outbox.remove)
+            self.dropped |= set(outbox.remove)
         board = self.board
         plan = outbox.plan
         author = board.plan.by if board.plan is not None else None
@@ -108,7 +112,7 @@ class MemoryFleetTable:
         self.board = replace(
             board, joins=board.joins + outbox.join, throttles=board.throttles + outbox.throttles
         )
-        return self.board
+        return replace(self.board, dropped=dropped and not outbox.join)
 
     def read(self) -> FleetView:
         self.requests += 2 + math.ceil(len(self.roster) / 100)  # the roster, the items, the plan
