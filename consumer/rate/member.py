@@ -321,7 +321,8 @@ class FleetMember:
             return plan
         # Each worker's rates over its own heartbeats (its own clock): no phase or skew error.
         accepted = throttled = 0.0
-        tolerance = self.config.span_tolerance
+        config = self.config
+        tolerance = config.span_tolerance
         # No worker sends more than the whole fleet's rate: counts past it are not believed.
         most = tolerance * max(plan.rate, plan.estimate or 0.0, self.config.join_rate)
         for member, (ok, thr, at) in counts.items():
@@ -334,7 +335,9 @@ class FleetMember:
                     span = seconds  # its clock jumped, or its entry is not to be believed
                 calls = ok - base[0] + thr - base[1]
                 if member != self.member and calls > most * (span + self.config.heartbeat_seconds):
-                    self._doubt(member, calls, span)
+                    if member not in self._doubted:  # logged once per worker
+                        self._doubted.add(member)
+                        log.warning("fleet_counts_ignored", worker=member, calls=calls)
                     self._rates[member] = (0.0, 0.0)
                 else:
                     self._rates[member] = ((ok - base[0]) / span, (thr - base[1]) / span)
@@ -352,19 +355,17 @@ class FleetMember:
             throttled,
             any(math.isinf(e.want) for e in self.live.values()),
             running or None,
-            self._bound(),
+            # The fleet's lower bound of the quota from the workers' timelines: each ends at its
+            # last heartbeat, so it errs low.
+            timelines_bound(self._timelines.values(), config.burst_seconds, config.slot_seconds)
+            if self._timelines
+            else None,
             prober_limited=mine is None or math.isinf(mine.want),
             throttled_since_start=any(e.throttles for e in self.live.values()),
             # Out of slow start at its first throttle, it holds what that throttle measured.
             held=mine.share if mine is not None and mine.throttles else None,
         )
         return self._law.decide(plan, window)
-
-    def _doubt(self, member: str, calls: int, span: float) -> None:
-        """Logs, once per worker, counts that grew past anything the fleet could send."""
-        if member not in self._doubted:
-            self._doubted.add(member)
-            log.warning("fleet_counts_ignored", worker=member, calls=calls, seconds=round(span, 2))
 
     def _merge(self, live: dict[str, MemberEntry]) -> None:
         """Keeps the last `RateConfig.slot_history` slots of every live worker's timeline: each
@@ -382,14 +383,6 @@ class FleetMember:
             oldest = max(max(t) for t in self._timelines.values()) - self.config.slot_history
             for member, slots in self._timelines.items():
                 self._timelines[member] = {k: c for k, c in slots.items() if k > oldest}
-
-    def _bound(self) -> float | None:
-        """The fleet's lower bound of the quota from the workers' timelines (`timelines_bound`):
-        each ends at its last heartbeat, so it errs low."""
-        if not self._timelines:
-            return None
-        config = self.config
-        return timelines_bound(self._timelines.values(), config.burst_seconds, config.slot_seconds)
 
     def _assign(self) -> None:
         record = self.plan

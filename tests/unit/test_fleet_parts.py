@@ -23,6 +23,7 @@ from consumer.rate.laws import (
     brake_for,
     fixed_plan,
     max_min_shares,
+    timelines_bound,
 )
 from consumer.rate.limiter import QuotaLimiter, Tally
 from consumer.rate.member import (
@@ -357,6 +358,25 @@ def test_a_plan_that_stops_changing_is_taken_over_by_a_write_conditioned_on_its_
     assert member.outbox().remove == ("a",)
 
 
+def test_a_worker_taken_for_dead_joins_again_and_waits_until_the_split_counts_it() -> None:
+    clock = FakeClock()
+    member = FleetMember("m", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    plan = PlanRecord(
+        Plan(rate=20.0, estimate=25.0, mode=Mode.CRUISE), clock.time(), "a", 10.0, 2, 2
+    )
+    member.limiter.waited()
+    member.absorb(Board(plan, pulse=1, joins=2), Outbox(join=True))
+    assert member.limiter.share == 10.0
+    member.absorb(Board(plan, pulse=2, joins=2, dropped=True), Outbox())  # a long pause
+    assert member.outbox().join
+    assert member.limiter.share == 0.0  # the leader split the rate without it
+    assert math.isinf(member.entry().want)  # it asks for all it may get
+    member.absorb(Board(plan, pulse=3, joins=3), Outbox(join=True))
+    assert member.limiter.share == 0.0
+    member.absorb(Board(replace(plan, counted=3), pulse=4, joins=3), Outbox())
+    assert member.limiter.share == 10.0
+
+
 def test_the_split_is_one_level_each_worker_takes_up_to() -> None:
     assert split_level(30.0, {"a": UNBOUNDED, "b": UNBOUNDED, "c": 2.0}) == 14.0
     # Nobody wants it all: what is left goes evenly on top, so equal wants that grow before
@@ -472,7 +492,9 @@ def test_a_long_start_keeps_each_entry_s_timeline_to_its_last_three_seconds() ->
     timeline = member.entry().timeline
     assert timeline is not None
     assert len(timeline.counts) <= RateConfig().slot_sent
-    assert member._bound() == pytest.approx(100.0 * 15.0 / 16.0, rel=0.02)
+    config = member.config
+    bound = timelines_bound(member._timelines.values(), config.burst_seconds, config.slot_seconds)
+    assert bound == pytest.approx(100.0 * 15.0 / 16.0, rel=0.02)
 
 
 def test_a_probe_that_meets_a_throttle_brakes_every_worker_at_its_next_heartbeat() -> None:
