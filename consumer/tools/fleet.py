@@ -19,7 +19,8 @@ import time
 from typing import Any
 
 from consumer.aws.clients import client
-from consumer.aws.fleet_table import FLEET_KEY, DynamoFleetTable
+from consumer.aws.fleet_table import DynamoFleetTable
+from consumer.aws.fleet_wire import FLEET_KEY
 from consumer.core.clock import SystemClock
 from consumer.core.errors import ConfigurationError
 from consumer.rate.config import Mode

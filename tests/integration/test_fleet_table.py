@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from consumer.aws.fleet_table import FLEET_KEY, MEMBER_KEY, ROSTER_KEY, DynamoFleetTable
+from consumer.aws.fleet_table import DynamoFleetTable
+from consumer.aws.fleet_wire import FLEET_KEY, MEMBER_KEY, ROSTER_KEY
 from consumer.rate.config import Mode
 from consumer.rate.coordinator import FleetCoordinator
 from consumer.rate.laws import LocalLaw, Plan

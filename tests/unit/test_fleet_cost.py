@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from consumer.aws.fleet_table import (
+from consumer.aws.fleet_wire import (
     FLEET_KEY,
     MEMBER_KEY,
     ROSTER_KEY,

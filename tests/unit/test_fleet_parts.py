@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from consumer import app
-from consumer.aws.fleet_table import MEMBER_KEY, entry_value, parse_board, parse_entry, plan_value
+from consumer.aws.fleet_wire import MEMBER_KEY, entry_value, parse_board, parse_entry, plan_value
 from consumer.rate.config import Mode, RateConfig
 from consumer.rate.coordinator import FleetCoordinator
 from consumer.rate.laws import (

@@ -11,14 +11,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from consumer.aws.fleet_table import (
-    FLEET_KEY,
-    MEMBER_KEY,
-    DynamoFleetTable,
-    entry_value,
-    parse_board,
-    parse_entry,
-)
+from consumer.aws.fleet_table import DynamoFleetTable
+from consumer.aws.fleet_wire import FLEET_KEY, MEMBER_KEY, entry_value, parse_board, parse_entry
 from consumer.rate.config import Mode
 from consumer.rate.laws import UNBOUNDED, LocalLaw, Plan
 from consumer.rate.limiter import QuotaLimiter
