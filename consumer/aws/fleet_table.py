@@ -41,7 +41,7 @@ from consumer.aws.fleet_wire import (
     plan_value,
 )
 from consumer.core.clock import Clock
-from consumer.rate.member import Board, FleetView, MemberEntry, Outbox
+from consumer.rate.member import RELEASED, Board, FleetView, MemberEntry, Outbox
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -141,10 +141,15 @@ class DynamoFleetTable:
         return replace(parse_board(item, self._ignore), dropped="dropped" in own)
 
     async def leave(self, member: str) -> None:
+        """Off the roster, and one more join counted so the leader splits the rate again at
+        once; the leader also gives the lead up, so another takes it at its next heartbeat."""
         await self._update(ROSTER_KEY, "DELETE ids :me", {"me": {"SS": [member]}})
-        exp = self._expiry(ITEM_TTL_SECONDS)  # and the leader splits the rate again at once
-        values = {"exp": exp, "one": {"N": "1"}}
-        await self._update(FLEET_KEY, "SET expires_at = :exp ADD joins :one", values)
+        values = {"exp": self._expiry(ITEM_TTL_SECONDS), "one": {"N": "1"}}
+        expression = "SET expires_at = :exp ADD joins :one"
+        released = {**values, "me": {"S": member}, "none": {"S": RELEASED}}
+        release = expression.replace("SET ", "SET #by = :none, ")
+        if await self._update(FLEET_KEY, release, released, "#by = :me") is None:
+            await self._update(FLEET_KEY, expression, values)
 
     async def read(self) -> FleetView:
         """Every worker on the roster and the plan: the leader's once per window."""

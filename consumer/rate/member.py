@@ -43,6 +43,7 @@ from consumer.rate.laws import (
 from consumer.rate.limiter import QuotaLimiter
 
 log = structlog.get_logger("consumer.aws.fleet")
+RELEASED = "-"  # the plan's author once its leader stopped cleanly: the lead is anyone's
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +237,8 @@ class FleetMember:
             self._dead = ()
         was = self.leading
         self.plan, self._claim = board.plan, None
-        if board.plan is None or (
-            not self.leading and now - self._pulse[1] >= self.config.expiry_seconds
-        ):
+        stale = now - self._pulse[1] >= self.config.expiry_seconds
+        if board.plan is None or (not self.leading and (stale or board.plan.by == RELEASED)):
             self._claim = board.pulse  # take the lead at the next heartbeat
             self._gone = board.plan.by if board.plan is not None else None
         if not self.leading:

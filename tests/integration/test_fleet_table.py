@@ -94,3 +94,13 @@ async def test_workers_share_the_plan_and_a_dead_leader_is_replaced(
     leader = next(c.member for c in survivors if c.member.leading)
     assert set(leader.live) == {"w1", "w2"}
     assert set((await DynamoFleetTable(dynamodb, name, clock).read()).members) == {"w1", "w2"}
+    # The leader stops cleanly: it gives the lead up, and the other takes it at once.
+    left = next(c for c in survivors if c.member.leading)
+    await left.leave()
+    last = next(c for c in survivors if c is not left)
+    for _ in range(3):
+        last.member.limiter.waited()
+        assert await last.beat()
+        clock.now += 1.0
+    assert last.member.leading
+    assert last.member.limiter.rate == 30.0
