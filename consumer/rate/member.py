@@ -230,7 +230,6 @@ class FleetMember:
         if sent.join or board.dropped:
             self._joined = None if board.dropped else board.joins
         self._joins = board.joins
-        self._signalled = self.limiter.tally.throttles if sent.throttles else self._signalled
         if board.pulse != self._pulse[0]:
             self._pulse = (board.pulse, now)  # changed: its author lives, by our clock
         if sent.remove == self._dead:
@@ -243,6 +242,10 @@ class FleetMember:
             self._gone = board.plan.by if board.plan is not None else None
         if not self.leading:
             self._base, self.live, self._seen = None, {}, {}
+        if self._mode() in (Mode.PROBE, Mode.STARTUP):
+            self._signalled += sent.throttles
+        else:  # throttles met while cruising are no news to the others
+            self._signalled = self.limiter.tally.throttles
         last = board.throttles if self._signals is None else self._signals
         others, self._signals = board.throttles - last - sent.throttles, board.throttles
         self._assign()
