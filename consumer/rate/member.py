@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -168,6 +169,9 @@ class FleetMember:
         self._timelines: dict[str, dict[int, int]] = {}  # member -> slot -> successes
         self._last: MemberEntry | None = None
         self._counted = False  # the plan has split the rate with this worker counted
+        self._wants: deque[float] = deque(maxlen=2)  # the last wants written
+        self._split: tuple[int, float, int, int] | None = None  # the split last seen...
+        self._cap = UNBOUNDED  # ...and the most this worker wanted when the leader read it
 
     def _mode(self) -> Mode:
         return self.plan.plan.mode if self.plan is not None else Mode.STARTUP
@@ -202,6 +206,7 @@ class FleetMember:
             recent_throttles=thr,
             timeline=tally.timeline(wall) if self._mode() is Mode.STARTUP else None,
         )
+        self._wants.append(self._last.want)
         return self._last
 
     def outbox(self) -> Outbox:
@@ -387,6 +392,17 @@ class FleetMember:
             for member, slots in self._timelines.items():
                 self._timelines[member] = {k: c for k, c in slots.items() if k > oldest}
 
+    def _capped(self) -> float:
+        """The leader split the rate by the want it read in this worker's entry: a want that grew
+        since waits for the next split rather than taking another's part."""
+        record = self.plan
+        if record is None or self.leading:
+            return UNBOUNDED
+        split = (record.plan.window, record.level, record.workers, record.counted)
+        if split != self._split:
+            self._split, self._cap = split, max(self._wants, default=UNBOUNDED)
+        return self._cap
+
     def _assign(self) -> None:
         record = self.plan
         # Before the leader's first decision arrives: the first plan.
@@ -396,7 +412,9 @@ class FleetMember:
         counted = self._counted = self.leading or (
             record is not None and self._joined is not None and record.counted >= self._joined
         )
-        share = min(self.limiter.want(), record.level) if counted and record else 0.0
+        share = 0.0
+        if counted and record is not None:
+            share = min(self.limiter.want(), record.level, self._capped())
         # The others of a cold fleet (and a worker not yet counted) may wait for nothing: a call
         # of theirs would spend the burst the prober measures the quota by, or another's share.
         floor = 0.0 if starting or not counted else self.config.min_rate

@@ -377,6 +377,25 @@ def test_a_worker_taken_for_dead_joins_again_and_waits_until_the_split_counts_it
     assert member.limiter.share == 10.0
 
 
+def test_a_want_that_grows_between_two_splits_waits_for_the_next_one() -> None:
+    clock = FakeClock()
+    member = FleetMember("m", "h", QuotaLimiter(clock, local=LocalLaw()), clock, fixed_rate=20.0)
+    joined = PlanRecord(fixed_plan(20.0), clock.time(), "a", 10.0, 2, 2)
+    member.absorb(Board(joined, pulse=1, joins=2), Outbox(join=True))
+    for _ in range(2):  # short of work: it wants 1/s
+        assert member.entry().want == 1.0
+    split = replace(joined, level=19.0)  # the leader read that: "a" may take 19/s
+    member.absorb(Board(split, pulse=2, joins=2), Outbox())
+    assert member.limiter.share == 1.0
+    member.limiter.waited()  # a backlog: its calls wait
+    assert math.isinf(member.entry().want)
+    member.absorb(Board(split, pulse=3, joins=2), Outbox())
+    assert member.limiter.share == 1.0  # not 19: the two would send 38/s of a quota of 20
+    member.entry()
+    member.absorb(Board(replace(split, level=10.0), pulse=4, joins=2), Outbox())
+    assert member.limiter.share == 10.0  # the next split counts what it wants
+
+
 def test_the_split_is_one_level_each_worker_takes_up_to() -> None:
     assert split_level(30.0, {"a": UNBOUNDED, "b": UNBOUNDED, "c": 2.0}) == 14.0
     # Nobody wants it all: what is left goes evenly on top, so equal wants that grow before
