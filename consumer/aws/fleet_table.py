@@ -152,7 +152,15 @@ class DynamoFleetTable:
             await self._update(FLEET_KEY, expression, values)
 
     async def read(self) -> FleetView:
-        """Every worker on the roster and the plan: the leader's once per window."""
+        """Every worker on the roster and the plan: the operator's view."""
+        response = await self._client.get_item(
+            TableName=self._table, Key={"id": {"S": FLEET_KEY}}, ConsistentRead=True
+        )
+        plan = parse_board(response.get("Item") or {}, self._ignore).plan
+        return FleetView(await self.members(), plan)
+
+    async def members(self) -> dict[str, MemberEntry]:
+        """Every worker on the roster: the leader's read, once per window."""
         roster = await self._client.get_item(
             TableName=self._table, Key={"id": {"S": ROSTER_KEY}}, ConsistentRead=True
         )
@@ -164,10 +172,7 @@ class DynamoFleetTable:
                 entry = parse_entry(item, self._ignore)
                 if entry is not None:
                     members[entry.member] = entry
-        response = await self._client.get_item(
-            TableName=self._table, Key={"id": {"S": FLEET_KEY}}, ConsistentRead=True
-        )
-        return FleetView(members, parse_board(response.get("Item") or {}, self._ignore).plan)
+        return members
 
     async def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The items of ``keys``, asking again for those DynamoDB left unprocessed."""

@@ -46,7 +46,7 @@ class FleetCoordinator:
         try:
             outbox = member.outbox()
             board = await self._table.beat(member.entry(), outbox)
-            if member.absorb(board, outbox) and member.lead(await self._table.read()):
+            if member.absorb(board, outbox) and member.lead(await self._table.members()):
                 outbox = member.outbox()  # a changed rate or split: written at once
                 member.absorb(await self._table.beat(member.entry(), outbox), outbox)
         except Exception as exc:  # any failure of the table: keep going on the last share

@@ -112,7 +112,7 @@ class FleetTable(Protocol):
 
     async def beat(self, entry: MemberEntry, outbox: Outbox) -> Board: ...
 
-    async def read(self) -> FleetView: ...
+    async def members(self) -> dict[str, MemberEntry]: ...
 
     async def leave(self, member: str) -> None: ...
 
@@ -265,7 +265,7 @@ class FleetMember:
             not was or self._base is None or now - self._base_at >= window
         ) or board.joins > self.plan.counted
 
-    def lead(self, view: FleetView) -> bool:
+    def lead(self, members: dict[str, MemberEntry]) -> bool:
         """The leader's read of every worker: liveness, the decision when a window is up and
         the split. True when the rate or the split changed: write it now, not a beat later."""
         record = self.plan
@@ -274,7 +274,7 @@ class FleetMember:
         now = self._clock.monotonic()
         live: dict[str, MemberEntry] = {}
         dead: list[str] = []
-        for member, entry in view.members.items():
+        for member, entry in members.items():
             seen = self._seen.get(member)
             if seen is None or seen[0] != entry.seq:
                 seen = (entry.seq, now)  # first seen or changed: live from now, by our clock
@@ -288,7 +288,7 @@ class FleetMember:
         if self._last is not None:
             live[self.member] = self._last
         self._gone = None  # left out once: if it lives, it is told so and joins again
-        self._seen = {m: s for m, s in self._seen.items() if m in view.members}
+        self._seen = {m: s for m, s in self._seen.items() if m in members}
         self.live, self._dead = live, tuple(dead)
         self._merge(live)
         plan = self._decide(record.plan, now)

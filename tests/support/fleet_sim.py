@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from consumer.rate.config import RateConfig
 from consumer.rate.laws import LocalLaw, Plan
 from consumer.rate.limiter import QuotaLimiter
-from consumer.rate.member import Board, FleetMember, FleetView, MemberEntry, Outbox
+from consumer.rate.member import Board, FleetMember, MemberEntry, Outbox
 
 
 class SimClock:
@@ -76,7 +76,7 @@ class MemoryFleetTable:
     """The fleet's items in memory, as `consumer.aws.fleet_table` lays them out: an item per
     worker, the roster, and the plan item whose writes are conditioned as the table's are."""
 
-    members: dict[str, MemberEntry] = field(default_factory=dict)
+    entries: dict[str, MemberEntry] = field(default_factory=dict)  # each worker's item
     roster: set[str] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)  # taken for dead by the leader
     board: Board = field(default_factory=Board)
@@ -88,7 +88,7 @@ class MemoryFleetTable:
         if not self.reachable:
             raise ConnectionError("table unreachable")
         self.requests += 2  # the worker's item, then the plan item
-        self.members[entry.member] = entry
+        self.entries[entry.member] = entry
         dropped = entry.member in self.dropped
         if outbox.join:
             self.requests += 1
@@ -114,10 +114,9 @@ class MemoryFleetTable:
         )
         return replace(self.board, dropped=dropped and not outbox.join)
 
-    def read(self) -> FleetView:
-        self.requests += 2 + math.ceil(len(self.roster) / 100)  # the roster, the items, the plan
-        members = {m: self.members[m] for m in self.roster if m in self.members}
-        return FleetView(members, self.board.plan)
+    def members(self) -> dict[str, MemberEntry]:
+        self.requests += 1 + math.ceil(len(self.roster) / 100)  # the roster, then the items
+        return {m: self.entries[m] for m in self.roster if m in self.entries}
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +355,6 @@ def _beat(member: FleetMember, table: MemoryFleetTable) -> None:
         member.limiter.detach()
         member.rejoin()
         return
-    if member.absorb(board, outbox) and member.lead(table.read()):  # written at once
+    if member.absorb(board, outbox) and member.lead(table.members()):  # written at once
         outbox = member.outbox()
         member.absorb(table.beat(member.entry(), outbox), outbox)

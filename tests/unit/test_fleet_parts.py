@@ -313,7 +313,7 @@ def _lead(member: FleetMember, record: PlanRecord, entries: dict[str, MemberEntr
     """One heartbeat of the leader: the plan item it read, then every worker's entry."""
     member._pulse = (member._pulse[0] + 1, member._clock.monotonic())  # its own write: live
     if member.absorb(Board(record, pulse=member._pulse[0]), Outbox()):
-        member.lead(FleetView(entries))
+        member.lead(entries)
 
 
 def test_a_cold_fleet_slow_starts_one_worker_the_plan_s_author_while_the_others_wait() -> None:
@@ -352,7 +352,7 @@ def test_a_plan_that_stops_changing_is_taken_over_by_a_write_conditioned_on_its_
     # It reads the workers at once and leaves the stale author out of the split.
     taken = {"a": _entry("a", clock.time()), "m": member.entry()}
     member.limiter.waited()
-    assert member.lead(FleetView(taken)) is False  # alone: nobody waits for the write
+    assert member.lead(taken) is False  # alone: nobody waits for the write
     assert member.plan is not None
     assert (member.plan.workers, member.plan.level) == (1, 20.0)
     assert member.outbox().remove == ("a",)
@@ -783,8 +783,8 @@ class FlakyTable:
     async def leave(self, member: str) -> None:
         self.left.append(member)
 
-    async def read(self) -> FleetView:
-        return FleetView()
+    async def members(self) -> dict[str, MemberEntry]:
+        return {}
 
 
 async def test_an_unreachable_table_backs_off_detaches_then_rejoins_and_leaving_removes_us() -> (

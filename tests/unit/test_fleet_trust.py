@@ -16,7 +16,7 @@ from consumer.aws.fleet_wire import FLEET_KEY, MEMBER_KEY, entry_value, parse_bo
 from consumer.rate.config import Mode
 from consumer.rate.laws import UNBOUNDED, LocalLaw, Plan
 from consumer.rate.limiter import QuotaLimiter
-from consumer.rate.member import Board, FleetMember, FleetView, MemberEntry, Outbox, PlanRecord
+from consumer.rate.member import Board, FleetMember, MemberEntry, Outbox, PlanRecord
 from tests.fakes import FakeClock
 from tests.support.fleet_sim import Spec, run
 
@@ -168,7 +168,7 @@ def test_counts_grown_past_anything_the_fleet_could_send_are_ignored_and_logged_
             mine = replace(mine, seq=beat + 1, at=clock.time(), successes=100 + beat * 12)
             leader.limiter.waited()
             leader.absorb(Board(plan, pulse=beat), Outbox())
-            leader.lead(FleetView({"a": mine, "z": forged}))
+            leader.lead({"a": mine, "z": forged})
             plan = leader.plan or plan
             estimates.append(plan.plan.estimate)
     assert min(e or 0.0 for e in estimates) >= 25.0  # never cut for the forged throttles
