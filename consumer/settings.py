@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0.2,
         le=5.0,
-        description="How often a worker writes its fleet entry: one DynamoDB request each.",
+        description="How often a worker writes its fleet entry and reads the plan (two requests).",
     )
     sqs_linger_seconds: float = Field(
         default=0.02,

@@ -1,10 +1,11 @@
-"""Runs a worker's `FleetMember` against the fleet item: one heartbeat a second, come what may.
+"""Runs a worker's `FleetMember` against the fleet's table: one heartbeat a second, come what may.
 
-The member decides; this module does the I/O. A heartbeat that fails keeps the last share; after
-a few the worker steers on its own (`QuotaLimiter.detach`), its heartbeats back off to at most one
-per ``max_backoff_seconds``, and the first one answered rejoins the fleet. A leader's change of
-the fleet's rate is written at once rather than with the next heartbeat. Stopping cleanly removes
-the worker's entry, so the others take its share at their next heartbeat.
+The member decides; this module does the I/O. A heartbeat writes the worker's entry and reads the
+plan; the leader, when the member asks, reads every worker's entry too, and writes a changed rate
+or split at once rather than with the next heartbeat. A heartbeat that fails keeps the last
+share; after a few the worker steers on its own (`QuotaLimiter.detach`), its heartbeats back off
+to at most one per ``max_backoff_seconds``, and the first one answered joins the fleet again.
+Stopping cleanly takes the worker off the roster, so the leader splits its share at once.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ class FleetCoordinator:
         self.member = member
         self._clock = clock
         self.failures = 0
-        self.requests = 0
         self._down_since: float | None = None
         self._listeners: list[Callable[[int, float | None, float | None], None]] = []
 
@@ -38,15 +38,17 @@ class FleetCoordinator:
         self._listeners.append(listener)
 
     def __repr__(self) -> str:
-        return f"FleetCoordinator({self.member.member}, live={len(self.member.live)})"
+        return f"FleetCoordinator({self.member.member}, workers={self.member.workers})"
 
     async def beat(self) -> bool:
         """One heartbeat; True when the table answered."""
         member = self.member
-        outbox = member.outbox()
-        self.requests += 1
         try:
-            view = await self._table.beat(member.entry(), outbox.plan, outbox.remove)
+            outbox = member.outbox()
+            board = await self._table.beat(member.entry(), outbox)
+            if member.absorb(board, outbox) and member.lead(await self._table.members()):
+                outbox = member.outbox()  # a changed rate or split: written at once
+                member.absorb(await self._table.beat(member.entry(), outbox), outbox)
         except Exception as exc:  # any failure of the table: keep going on the last share
             self._failed(exc)
             return False
@@ -56,24 +58,10 @@ class FleetCoordinator:
                 after_seconds=round(self._clock.monotonic() - self._down_since, 1),
             )
         self.failures, self._down_since = 0, None
-        member.sent(outbox)
-        if member.absorb(view):
-            await self._publish()  # the leader changed the rate: written at once
         plan = member.plan.plan if member.plan is not None else None
         for listener in self._listeners:
-            listener(len(member.live), plan.estimate if plan else None, member.limiter.share)
+            listener(member.workers, plan.estimate if plan else None, member.limiter.share)
         return True
-
-    async def _publish(self) -> None:
-        member = self.member
-        outbox = member.outbox()
-        self.requests += 1
-        try:
-            await self._table.beat(member.entry(), outbox.plan, outbox.remove)
-        except Exception as exc:  # the next heartbeat carries the decision instead
-            self._failed(exc)
-            return
-        member.sent(outbox)  # the decision stands on the item the heartbeat returned
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1
@@ -82,6 +70,7 @@ class FleetCoordinator:
             log.warning("fleet_table_unreachable", error=type(exc).__name__)
         if self.failures == self.member.config.detach_after_failures:
             self.member.limiter.detach()
+            self.member.rejoin()
 
     def pause(self) -> float:
         """Seconds to the next heartbeat: longer while the table does not answer."""
@@ -97,7 +86,7 @@ class FleetCoordinator:
             await self._clock.sleep(self.pause())
 
     async def leave(self) -> None:
-        """Removes this worker's entry, so the others take its share at their next heartbeat."""
+        """Takes this worker off the roster, so the leader splits its share at once."""
         with contextlib.suppress(Exception):
             await self._table.leave(self.member.member)
 

@@ -1,25 +1,20 @@
-"""Workers that share one quota agree on it through one item of the table they already share.
+"""Workers that share one quota agree on it through the table they already share, at a cost per
+heartbeat that does not grow with the fleet.
 
-Each worker heartbeats (every ``heartbeat_seconds``, one DynamoDB request) its own entry into the
-fleet item: its counts of accepted and throttled calls, what it wants and the share it runs at.
-The same request returns the whole item, so every worker sees every other one at no extra cost.
-The leader, the author of the fleet's plan while it is live (else the live worker with the
-smallest id), turns the fleet's counts into one decision per window (`FleetLaw`: the fleet's
-rate and quota estimate) and writes it with its next heartbeat. Every worker then takes its
-max-min fair share of that rate among the live workers. A cold fleet (no decision yet)
-slow-starts one worker, the leader, while the others wait; a throttle that any worker met in a
-probe brakes every worker at its next heartbeat.
+Each heartbeat a worker writes its own entry (its counts, what it wants, its share) and reads the
+plan item. The leader, the plan's author, writes the plan at each of its heartbeats and reads every
+worker's entry once per window: it turns their counts into the fleet's decision (`FleetLaw`) and
+the max-min fair level of the split (each worker takes the smaller of its want and the level).
+A cold fleet slow-starts one worker, the leader, while the others wait. A worker throttled in a
+probe (or while the fleet starts) adds its throttles to the plan item's count: every worker that
+sees the count grow brakes.
 
-No host's clock is trusted by another. A worker is live while its entry keeps changing (its
-``seq``): an entry first seen, or changed, is live from then by the reader's own clock, and one
-that has not changed for ``expiry_seconds`` belongs to a dead worker; its share goes to the
-others at the next heartbeat and the leader removes it. A worker that stops cleanly removes its
-own entry at once. A worker's start time and wall clock decide nothing: a joining worker never
-takes the lead, whatever start it claims, and a worker whose clock is off is counted alike.
-
-When the table cannot be reached, the worker keeps its last share and, after a few failed
-heartbeats, steers on its own (`LocalLaw`, from that share); it rejoins when the table answers.
-It never stops for the table and never retries faster than its heartbeat. This module decides;
+No host's clock is trusted by another: the plan is live while its pulse (bumped at each of the
+leader's writes) changes, by the reader's clock, and a plan unchanged for ``expiry_seconds`` is
+taken over by the first worker whose write, conditioned on that pulse, lands; a worker whose
+``seq`` the leader sees unchanged as long is dead. A joining worker waits with a nil share until
+the plan counts its join. When the table cannot be reached, the worker keeps its last share,
+then steers on its own (`LocalLaw`) and joins again when the table answers. This module decides;
 `consumer.rate.coordinator` does the I/O.
 """
 
@@ -27,8 +22,8 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import structlog
@@ -36,6 +31,7 @@ import structlog
 from consumer.core.clock import Clock
 from consumer.rate.config import Mode, RateConfig
 from consumer.rate.laws import (
+    UNBOUNDED,
     FleetLaw,
     Plan,
     Timeline,
@@ -48,11 +44,12 @@ from consumer.rate.laws import (
 from consumer.rate.limiter import QuotaLimiter
 
 log = structlog.get_logger("consumer.aws.fleet")
+RELEASED = "-"  # the plan's author once its leader stopped cleanly: the lead is anyone's
 
 
 @dataclass(frozen=True, slots=True)
 class MemberEntry:
-    """One worker as the fleet item holds it."""
+    """One worker as its own item holds it."""
 
     member: str
     host: str
@@ -70,36 +67,64 @@ class MemberEntry:
 
 @dataclass(frozen=True, slots=True)
 class PlanRecord:
+    """The leader's decision and its split: the same size whatever the fleet's."""
+
     plan: Plan
     at: float  # wall clock of the decision
     by: str
+    level: float = 0.0  # a worker's share is at most this (its want, if less)
+    workers: int = 0  # live workers the level splits the rate between
+    counted: int = 0  # the joins the leader had seen when it read the workers
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """The plan item as a heartbeat reads it."""
+
+    plan: PlanRecord | None = None
+    pulse: int = 0  # the plan's writes so far: it changes while its author lives
+    joins: int = 0  # workers that joined or left so far
+    throttles: int = 0  # throttles workers met while probing or starting
+    dropped: bool = False  # the leader took this worker for dead: it joins again
 
 
 @dataclass(frozen=True, slots=True)
 class FleetView:
+    """Every worker's entry and the plan: the leader's read once per window, the operator's."""
+
     members: dict[str, MemberEntry] = field(default_factory=dict)
     plan: PlanRecord | None = None
 
 
-class FleetTable(Protocol):
-    """The fleet item: one heartbeat writes this worker's entry and returns the whole item."""
+@dataclass(frozen=True, slots=True)
+class Outbox:
+    """What a heartbeat writes besides the worker's own entry."""
 
-    async def beat(
-        self, entry: MemberEntry, plan: PlanRecord | None, remove: Sequence[str]
-    ) -> FleetView: ...
+    plan: PlanRecord | None = None  # as the leader, or to take the lead
+    claim: int | None = None  # taking the lead: only while the pulse is still this (0: no plan)
+    join: bool = False  # onto the roster, and one more join
+    throttles: int = 0  # met since the last heartbeat, while probing or starting
+    remove: tuple[str, ...] = ()  # dead workers, off the roster
+
+
+class FleetTable(Protocol):
+    """One heartbeat writes this worker's entry (and the outbox) and reads the plan item."""
+
+    async def beat(self, entry: MemberEntry, outbox: Outbox) -> Board: ...
+
+    async def members(self) -> dict[str, MemberEntry]: ...
 
     async def leave(self, member: str) -> None: ...
 
-    async def read(self) -> FleetView: ...
 
-
-@dataclass(frozen=True, slots=True)
-class Outbox:
-    """What this worker's next write carries besides its entry: the decision it took as the
-    leader, not yet written, and the dead workers' entries to remove."""
-
-    plan: PlanRecord | None = None
-    remove: tuple[str, ...] = ()
+def split_level(rate: float, wants: dict[str, float]) -> float:
+    """The max-min fair split of ``rate`` as one level: every worker takes the smaller of its
+    want and the level. What nobody wants goes evenly on top, so a worker whose want grows
+    before the next split takes no more than its part of the rate."""
+    shares = max_min_shares(rate, wants)
+    if not shares:
+        return rate
+    return max(shares.values()) + max(0.0, rate - sum(shares.values())) / len(shares)
 
 
 class FleetMember:
@@ -125,17 +150,40 @@ class FleetMember:
         self.started = clock.time()
         self._phase = zlib.crc32(member.encode()) / 2**32  # its place in a slot, fleet-wide
         self._seq = 0
-        self._seen: dict[str, tuple[int, float]] = {}  # member -> (its seq, our monotonic then)
-        self.live: dict[str, MemberEntry] = {}
         self.plan: PlanRecord | None = None
-        self._pending: PlanRecord | None = None  # decided, not yet written
+        self._joined: int | None = None  # the join count our join made
+        self._joins = 0  # the join count last read
+        self._pulse = (-1, 0.0)  # the plan's pulse, our monotonic when it last changed
+        self._claim: int | None = 0  # the pulse to take the lead from (0: the plan not seen)
+        self._gone: str | None = None  # the author whose plan went stale
+        self._signalled = 0  # our throttles counted on the plan item
+        self._signals: int | None = None  # the plan item's count of throttles, last read
+        # The leader's: every worker at its last read, and the window's counts.
+        self.live: dict[str, MemberEntry] = {}
+        self._seen: dict[str, tuple[int, float]] = {}  # member -> (its seq, our monotonic then)
         self._dead: tuple[str, ...] = ()
         self._doubted: set[str] = set()  # workers whose counts were ignored, logged once
-        self._base: dict[str, tuple[int, int, float]] | None = None  # the leader's window start
-        self._rates: dict[str, tuple[float, float]] = {}  # member -> (accepted, throttled)/s
+        self._base: dict[str, tuple[int, int, float]] | None = None  # the window's start
         self._base_at = 0.0
-        self._throttles: dict[str, int] = {}  # member -> its throttles at the last heartbeat
+        self._rates: dict[str, tuple[float, float]] = {}  # member -> (accepted, throttled)/s
         self._timelines: dict[str, dict[int, int]] = {}  # member -> slot -> successes
+        self._last: MemberEntry | None = None
+        self._counted = False  # the plan has split the rate with this worker counted
+        self._wants: deque[float] = deque(maxlen=2)  # the last wants written
+        self._split: tuple[int, float, int, int] | None = None  # the split last seen...
+        self._cap = UNBOUNDED  # ...and the most this worker wanted when the leader read it
+
+    def _mode(self) -> Mode:
+        return self.plan.plan.mode if self.plan is not None else Mode.STARTUP
+
+    @property
+    def leading(self) -> bool:
+        return self.plan is not None and self.plan.by == self.member
+
+    @property
+    def workers(self) -> int:
+        """Live workers as this one knows them: the leader's count."""
+        return len(self.live) if self.leading else self.plan.workers if self.plan else 1
 
     def entry(self) -> MemberEntry:
         now = self._clock.monotonic()
@@ -143,8 +191,7 @@ class FleetMember:
         tally = self.limiter.tally
         ok, thr = tally.recent(now)
         wall = self._clock.time()
-        starting = self.plan is None or self.plan.plan.mode is Mode.STARTUP
-        return MemberEntry(
+        self._last = MemberEntry(
             member=self.member,
             host=self.host,
             started=self.started,
@@ -152,102 +199,138 @@ class FleetMember:
             seq=self._seq,
             successes=tally.successes,
             throttles=tally.throttles,
-            want=self.limiter.want(),
+            # Not yet given a share, it cannot show what it wants: it asks for all it may get.
+            want=self.limiter.want() if self._counted else UNBOUNDED,
             share=self.limiter.share,
             recent_successes=ok,
             recent_throttles=thr,
-            timeline=tally.timeline(wall) if starting else None,
+            timeline=tally.timeline(wall) if self._mode() is Mode.STARTUP else None,
         )
-
-    @property
-    def leader(self) -> str:
-        """The plan's author while it is live, else the live worker with the smallest id: every
-        worker reads the same item, so they agree without a word, and a worker joining never
-        takes the lead. It is also the one that slow-starts a cold fleet, so when it takes over
-        it lowers its own rate at once, before the others raise theirs at their next
-        heartbeats."""
-        author = self.plan.by if self.plan is not None else None
-        if author is not None and author in self.live:
-            return author
-        return min([*self.live, self.member])
+        self._wants.append(self._last.want)
+        return self._last
 
     def outbox(self) -> Outbox:
-        """What the next write carries besides this worker's entry."""
-        return Outbox(self._pending, self._dead)
-
-    def sent(self, outbox: Outbox) -> None:
-        """``outbox`` was written: a decision taken since stays pending."""
-        if self._pending is outbox.plan:
-            self._pending = None
-        if self._dead == outbox.remove:
-            self._dead = ()
-
-    def absorb(self, view: FleetView) -> bool:
-        """Takes in the item a heartbeat returned: liveness, the leader's decision, our share.
-        True when this worker, leading, changed the fleet's rate: write it now rather than with
-        the next heartbeat (one request more per change, for the whole fleet)."""
-        now = self._clock.monotonic()
+        """What the next heartbeat writes besides this worker's entry."""
+        plan: PlanRecord | None = None
         wall = self._clock.time()
-        expiry = self.config.expiry_seconds
+        if self._claim is not None:
+            first = self._law.first() if self._fixed is None else fixed_plan(self._fixed)
+            old = self.plan or PlanRecord(first, wall, self.member)
+            plan = replace(old, at=wall, by=self.member)
+        elif self.leading and self.plan is not None:
+            plan = replace(self.plan, at=wall)
+        probing = self._mode() in (Mode.PROBE, Mode.STARTUP)
+        throttles = self.limiter.tally.throttles - self._signalled if probing else 0
+        return Outbox(plan, self._claim, self._joined is None, throttles, self._dead)
+
+    def rejoin(self) -> None:
+        """The table did not answer for a while: the leader may have dropped us."""
+        self._joined = None
+
+    def absorb(self, board: Board, sent: Outbox) -> bool:
+        """Takes in the plan item a heartbeat read: the plan, its liveness, our share. True when
+        this worker leads and must read the workers now (a window is up, it has just taken the
+        lead, or a worker joined or left)."""
+        now = self._clock.monotonic()
+        if sent.join or board.dropped:
+            self._joined = None if board.dropped else board.joins
+        self._joins = board.joins
+        if board.pulse != self._pulse[0]:
+            self._pulse = (board.pulse, now)  # changed: its author lives, by our clock
+        if sent.remove == self._dead:
+            self._dead = ()
+        was = self.leading
+        self.plan, self._claim = board.plan, None
+        stale = now - self._pulse[1] >= self.config.expiry_seconds
+        if board.plan is None or (not self.leading and (stale or board.plan.by == RELEASED)):
+            self._claim = board.pulse  # take the lead at the next heartbeat
+            self._gone = board.plan.by if board.plan is not None else None
+        if not self.leading:
+            self._base, self.live, self._seen = None, {}, {}
+        if self._mode() in (Mode.PROBE, Mode.STARTUP):
+            self._signalled += sent.throttles
+        else:  # throttles met while cruising are no news to the others
+            self._signalled = self.limiter.tally.throttles
+        last = board.throttles if self._signals is None else self._signals
+        others, self._signals = board.throttles - last - sent.throttles, board.throttles
+        self._assign()
+        if others > 0 and self._mode() in (Mode.PROBE, Mode.STARTUP):
+            # The probe (or the start) found the quota: every worker brakes, not only the
+            # ones throttled (one by one, each would meet a throttle of its own first).
+            self.limiter.brake()
+        if not self.leading or self.plan is None:
+            return False
+        window = self._law.window_seconds(self.plan.plan) - self.config.heartbeat_seconds / 2
+        return (
+            not was or self._base is None or now - self._base_at >= window
+        ) or board.joins > self.plan.counted
+
+    def lead(self, members: dict[str, MemberEntry]) -> bool:
+        """The leader's read of every worker: liveness, the decision when a window is up and
+        the split. True when the rate or the split changed: write it now, not a beat later."""
+        record = self.plan
+        if record is None:
+            return False
+        now = self._clock.monotonic()
         live: dict[str, MemberEntry] = {}
         dead: list[str] = []
-        for member, entry in view.members.items():
+        for member, entry in members.items():
             seen = self._seen.get(member)
             if seen is None or seen[0] != entry.seq:
                 seen = (entry.seq, now)  # first seen or changed: live from now, by our clock
                 self._seen[member] = seen
-            if member == self.member or now - seen[1] < expiry:
+            if member == self.member or (
+                member != self._gone and now - seen[1] < self.config.expiry_seconds
+            ):
                 live[member] = entry
             else:
                 dead.append(member)
-        self._seen = {m: s for m, s in self._seen.items() if m in view.members}
-        self.live = live
-        self.plan = view.plan
-        throttled = any(
-            e.throttles > self._throttles.get(m, e.throttles)
-            for m, e in live.items()
-            if m != self.member  # its own throttles brake it as they come
-        )
-        self._throttles = {m: e.throttles for m, e in live.items()}
+        if self._last is not None:
+            live[self.member] = self._last
+        self._gone = None  # left out once: if it lives, it is told so and joins again
+        self._seen = {m: s for m, s in self._seen.items() if m in members}
+        self.live, self._dead = live, tuple(dead)
         self._merge(live)
-        changed = False
-        if self.leader == self.member:
-            self._dead = tuple(dead)
-            changed = self._lead(now, wall)
-        else:
-            self._dead = ()
-            self._base = None
+        plan = self._decide(record.plan, now)
+        prober = self.member if plan.mode is Mode.STARTUP else None
+        wants = {m: e.want for m, e in live.items() if m != prober}
+        if prober is None:
+            wants[self.member] = self.limiter.want()
+        level = split_level(plan.rate, wants)
+        new = PlanRecord(plan, self._clock.time(), self.member, level, len(live), self._joins)
+        changed = (plan.rate, plan.mode, level, len(live)) != (
+            record.plan.rate,
+            record.plan.mode,
+            record.level,
+            record.workers,
+        )
+        if (plan.rate, plan.mode) != (record.plan.rate, record.plan.mode):
+            estimate = None if plan.estimate is None else round(plan.estimate, 2)
+            log.info("fleet_plan", mode=str(plan.mode), rate=round(plan.rate, 2), estimate=estimate)
+        self.plan = new
         self._assign()
-        if (
-            throttled
-            and self.plan is not None
-            and self.plan.plan.mode in (Mode.PROBE, Mode.STARTUP)
-        ):
-            # The probe (or the start) found the quota: every worker brakes, not only the ones
-            # throttled (one by one, each of N workers would meet a throttle of its own first).
-            self.limiter.brake()
-        return changed and len(self.live) > 1
+        return changed and len(live) > 1  # alone, nobody is waiting for it
 
-    def _lead(self, now: float, wall: float) -> bool:
-        """Decides for the fleet when a window is up; True when that changed its rate."""
-        plan = self.plan.plan if self.plan is not None else None
+    def _decide(self, plan: Plan, now: float) -> Plan:
+        """The fleet's decision when a window is up (else ``plan``)."""
         if self._fixed is not None:
-            if plan is None or plan.mode is not Mode.FIXED or plan.rate != self._fixed:
-                return self._publish(fixed_plan(self._fixed, plan.window + 1 if plan else 0), wall)
-            return False
-        if plan is None or plan.mode is Mode.FIXED:
-            return self._publish(self._law.first(), wall)
+            if plan.mode is not Mode.FIXED or plan.rate != self._fixed:
+                return fixed_plan(self._fixed, plan.window + 1)
+            return plan
+        if plan.mode is Mode.FIXED:
+            return self._law.first()
         counts = {m: (e.successes, e.throttles, e.at) for m, e in self.live.items()}
         if self._base is None:
             self._base, self._base_at = counts, now
-            return False
+            return plan
         seconds = now - self._base_at
         # A window is up at the heartbeat nearest its end (heartbeats are not exact).
         if seconds < self._law.window_seconds(plan) - self.config.heartbeat_seconds / 2:
-            return False
+            return plan
         # Each worker's rates over its own heartbeats (its own clock): no phase or skew error.
         accepted = throttled = 0.0
-        tolerance = self.config.span_tolerance
+        config = self.config
+        tolerance = config.span_tolerance
         # No worker sends more than the whole fleet's rate: counts past it are not believed.
         most = tolerance * max(plan.rate, plan.estimate or 0.0, self.config.join_rate)
         for member, (ok, thr, at) in counts.items():
@@ -260,7 +343,9 @@ class FleetMember:
                     span = seconds  # its clock jumped, or its entry is not to be believed
                 calls = ok - base[0] + thr - base[1]
                 if member != self.member and calls > most * (span + self.config.heartbeat_seconds):
-                    self._doubt(member, calls, span)
+                    if member not in self._doubted:  # logged once per worker
+                        self._doubted.add(member)
+                        log.warning("fleet_counts_ignored", worker=member, calls=calls)
                     self._rates[member] = (0.0, 0.0)
                 else:
                     self._rates[member] = ((ok - base[0]) / span, (thr - base[1]) / span)
@@ -268,36 +353,27 @@ class FleetMember:
             accepted += max(0.0, rates[0])
             throttled += max(0.0, rates[1])
         self._rates = {m: r for m, r in self._rates.items() if m in counts}
-        limited = any(math.isinf(e.want) for e in self.live.values())
         self._base, self._base_at = counts, now
-        # While the fleet starts, the prober's share is the rate its own law runs at.
+        # While the fleet starts, the prober's (the leader's) share is the rate its law runs at.
         running = sum(e.share for e in self.live.values() if e.share is not None)
-        entry = self.live.get(self.prober)
+        mine = self.live.get(self.member)
         window = Window(
             seconds,
             accepted,
             throttled,
-            limited,
+            any(math.isinf(e.want) for e in self.live.values()),
             running or None,
-            self._bound(),
-            prober_limited=entry is None or math.isinf(entry.want),
+            # The fleet's lower bound of the quota from the workers' timelines: each ends at its
+            # last heartbeat, so it errs low.
+            timelines_bound(self._timelines.values(), config.burst_seconds, config.slot_seconds)
+            if self._timelines
+            else None,
+            prober_limited=mine is None or math.isinf(mine.want),
             throttled_since_start=any(e.throttles for e in self.live.values()),
             # Out of slow start at its first throttle, it holds what that throttle measured.
-            held=entry.share if entry is not None and entry.throttles else None,
+            held=mine.share if mine is not None and mine.throttles else None,
         )
-        return self._publish(self._law.decide(plan, window), wall)
-
-    def _doubt(self, member: str, calls: int, span: float) -> None:
-        """Logs, once per worker, counts that grew past anything the fleet could send."""
-        if member not in self._doubted:
-            self._doubted.add(member)
-            log.warning("fleet_counts_ignored", worker=member, calls=calls, seconds=round(span, 2))
-
-    @property
-    def prober(self) -> str:
-        """The worker that slow-starts for a cold fleet: the leader. One started earlier but
-        heard of later takes over at the next heartbeat."""
-        return self.leader
+        return self._law.decide(plan, window)
 
     def _merge(self, live: dict[str, MemberEntry]) -> None:
         """Keeps the last `RateConfig.slot_history` slots of every live worker's timeline: each
@@ -316,51 +392,37 @@ class FleetMember:
             for member, slots in self._timelines.items():
                 self._timelines[member] = {k: c for k, c in slots.items() if k > oldest}
 
-    def _bound(self) -> float | None:
-        """The fleet's lower bound of the quota from the timelines the workers send while it
-        starts (see `timelines_bound`): tight at the first throttle, however late the leader
-        looks and whatever the fleet did since. A worker's timeline ends at its last
-        heartbeat: what it did since is left out, so the bound errs low, never high (but for
-        the hosts' clock skew, a slot's calls or so)."""
-        if not self._timelines:
-            return None
-        config = self.config
-        return timelines_bound(self._timelines.values(), config.burst_seconds, config.slot_seconds)
-
-    def _publish(self, plan: Plan, wall: float) -> bool:
-        """Takes ``plan`` as the fleet's; True when it changes the rate (or the mode)."""
-        old = self.plan.plan if self.plan is not None else None
-        changed = old is None or (plan.rate, plan.mode) != (old.rate, old.mode)
-        self.plan = self._pending = PlanRecord(plan, wall, self.member)
-        if changed:
-            log.info(
-                "fleet_plan",
-                mode=str(plan.mode),
-                rate=round(plan.rate, 2),
-                estimate=None if plan.estimate is None else round(plan.estimate, 2),
-                window=plan.window,
-                workers=len(self.live),
-            )
-        return changed
+    def _capped(self) -> float:
+        """The leader split the rate by the want it read in this worker's entry: a want that grew
+        since waits for the next split rather than taking another's part."""
+        record = self.plan
+        if record is None or self.leading:
+            return UNBOUNDED
+        split = (record.plan.window, record.level, record.workers, record.counted)
+        if split != self._split:
+            self._split, self._cap = split, max(self._wants, default=UNBOUNDED)
+        return self._cap
 
     def _assign(self) -> None:
+        record = self.plan
         # Before the leader's first decision arrives: the first plan.
-        plan = self.plan.plan if self.plan is not None else self._law.first()
+        plan = record.plan if record is not None else self._law.first()
         starting = plan.mode is Mode.STARTUP
-        # A cold fleet: the prober slow-starts on its own law, the others share the plan.
-        prober = self.prober if starting else None
-        wants = {m: e.want for m, e in self.live.items() if m != prober}
-        wants[self.member] = self.limiter.want()
-        share = max_min_shares(plan.rate, wants)[self.member]
-        config = self.config
-        # The others of a cold fleet may wait for nothing: a call of theirs would spend the
-        # bucket's burst the prober measures the quota by; otherwise no worker stops.
-        floor = 0.0 if starting else config.min_rate
+        # A cold fleet: the leader slow-starts on its own law, the others share the plan.
+        counted = self._counted = self.leading or (
+            record is not None and self._joined is not None and record.counted >= self._joined
+        )
+        share = 0.0
+        if counted and record is not None:
+            share = min(self.limiter.want(), record.level, self._capped())
+        # The others of a cold fleet (and a worker not yet counted) may wait for nothing: a call
+        # of theirs would spend the burst the prober measures the quota by, or another's share.
+        floor = 0.0 if starting or not counted else self.config.min_rate
         self.limiter.assign(
             max(share, floor),
             plan.window,
-            brake=brake_for(plan, config),
-            steer=prober == self.member,
+            brake=brake_for(plan, self.config),
+            steer=starting and self.leading,
             starting=starting,
             phase=self._phase,
         )

@@ -1,6 +1,6 @@
 """`unlink-consumer fleet [--json]`: the fleet as its shared table sees it.
 
-One consistent read of the fleet item: every worker's entry (id, host, when it started, its
+One consistent read of the fleet's items: every worker's entry (id, host, when it started, its
 share, what it got through and how often it was throttled over the last minute) and the
 leader's decision (the fleet's rate, the learned or configured quota, the mode). A worker whose
 heartbeat is older than ``--stale-seconds`` is shown as stale: it is dead or cut off, and the
@@ -19,7 +19,8 @@ import time
 from typing import Any
 
 from consumer.aws.clients import client
-from consumer.aws.fleet_table import FLEET_KEY, DynamoFleetTable
+from consumer.aws.fleet_table import DynamoFleetTable
+from consumer.aws.fleet_wire import FLEET_KEY
 from consumer.core.clock import SystemClock
 from consumer.core.errors import ConfigurationError
 from consumer.rate.config import Mode
@@ -79,7 +80,7 @@ def _member(entry: MemberEntry, now: float, stale: float) -> dict[str, Any]:
 
 
 def summarize(view: FleetView, now: float, stale: float = STALE_SECONDS) -> dict[str, Any]:
-    """The operator's view of one read of the fleet item, as plain JSON-ready data."""
+    """The operator's view of one read of the fleet's items, as plain JSON-ready data."""
     members = [_member(e, now, stale) for e in sorted(view.members.values(), key=_started)]
     live = [m for m in members if m["live"]]
     plan = view.plan.plan if view.plan is not None else None

@@ -163,7 +163,7 @@ def test_worker_policy_grants_exactly_the_worker_actions(
             "sqs:GetQueueAttributes",
         },
         dlq_arn: {"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},
-        table_arn: {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        table_arn: {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"},
         IDENTITY_POOL_ARN: {
             "cognito-identity:UnlinkDeveloperIdentity",
             "cognito-identity:UnlinkIdentity",

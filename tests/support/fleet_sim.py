@@ -3,7 +3,7 @@
 Every worker is the real `QuotaLimiter` (and, with a table, the real `FleetMember`) on a shared
 simulated clock; calls take ``latency`` seconds and meet one token bucket (refill ``quota``/s,
 ``burst`` tokens, full at the start); throttled calls are tried again, as the executor does.
-Heartbeats go to an in-memory fleet item, instantly; workers can join and leave mid-run.
+Heartbeats go to the fleet's items in memory, instantly; workers can join and leave mid-run.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import heapq
 import itertools
 import math
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from consumer.rate.config import RateConfig
 from consumer.rate.laws import LocalLaw, Plan
 from consumer.rate.limiter import QuotaLimiter
-from consumer.rate.member import FleetMember, FleetView, MemberEntry, PlanRecord
+from consumer.rate.member import Board, FleetMember, MemberEntry, Outbox
 
 
 class SimClock:
@@ -73,25 +72,51 @@ class Bucket:
 
 
 @dataclass
-class MemoryFleetItem:
-    members: dict[str, MemberEntry] = field(default_factory=dict)
-    plan: PlanRecord | None = None
+class MemoryFleetTable:
+    """The fleet's items in memory, as `consumer.aws.fleet_table` lays them out: an item per
+    worker, the roster, and the plan item whose writes are conditioned as the table's are."""
+
+    entries: dict[str, MemberEntry] = field(default_factory=dict)  # each worker's item
+    roster: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)  # taken for dead by the leader
+    board: Board = field(default_factory=Board)
     requests: int = 0
     reachable: bool = True
     plans: list[Plan] = field(default_factory=list)  # every decision written, in turn
 
-    def beat(self, entry: MemberEntry, plan: PlanRecord | None, remove: Sequence[str]) -> FleetView:
+    def beat(self, entry: MemberEntry, outbox: Outbox) -> Board:
         if not self.reachable:
             raise ConnectionError("table unreachable")
-        self.requests += 1
-        self.members[entry.member] = entry
-        for member in remove:
-            self.members.pop(member, None)
-        if plan is not None:
-            self.plan = plan
+        self.requests += 2  # the worker's item, then the plan item
+        self.entries[entry.member] = entry
+        dropped = entry.member in self.dropped
+        if outbox.join:
+            self.requests += 1
+            self.roster.add(entry.member)
+            self.dropped.discard(entry.member)
+        if outbox.remove:
+            self.requests += 1 + len(outbox.remove)
+            self.roster -= set(outbox.remove)
+            self.dropped |= set(outbox.remove)
+        board = self.board
+        plan = outbox.plan
+        author = board.plan.by if board.plan is not None else None
+        if plan is not None and (
+            author == plan.by
+            if outbox.claim is None
+            else author is None or board.pulse == outbox.claim
+        ):
+            board = replace(board, plan=plan, pulse=board.pulse + 1)
             if not self.plans or self.plans[-1] != plan.plan:
                 self.plans.append(plan.plan)
-        return FleetView(dict(self.members), self.plan)
+        self.board = replace(
+            board, joins=board.joins + outbox.join, throttles=board.throttles + outbox.throttles
+        )
+        return replace(self.board, dropped=dropped and not outbox.join)
+
+    def members(self) -> dict[str, MemberEntry]:
+        self.requests += 1 + math.ceil(len(self.roster) / 100)  # the roster, then the items
+        return {m: self.entries[m] for m in self.roster if m in self.entries}
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +194,7 @@ class _Run:
         self.spec = spec
         self.clock = SimClock()
         self.bucket = Bucket(spec.quota, spec.quota)
-        self.item = MemoryFleetItem()
+        self.item = MemoryFleetTable()
         self.result = Result(spec)
         self.events: list[tuple[float, int, str, int]] = []
         self.counter = itertools.count()
@@ -321,16 +346,15 @@ def run(spec: Spec) -> Result:
     return _Run(spec).loop()
 
 
-def _beat(member: FleetMember, item: MemoryFleetItem) -> None:
+def _beat(member: FleetMember, table: MemoryFleetTable) -> None:
     """What `FleetCoordinator.beat` does, synchronously (detaching at the first failure)."""
     outbox = member.outbox()
     try:
-        view = item.beat(member.entry(), outbox.plan, outbox.remove)
+        board = table.beat(member.entry(), outbox)
     except ConnectionError:
         member.limiter.detach()
+        member.rejoin()
         return
-    member.sent(outbox)
-    if member.absorb(view):  # a changed rate: written at once
+    if member.absorb(board, outbox) and member.lead(table.members()):  # written at once
         outbox = member.outbox()
-        item.beat(member.entry(), outbox.plan, outbox.remove)
-        member.sent(outbox)
+        member.absorb(table.beat(member.entry(), outbox), outbox)

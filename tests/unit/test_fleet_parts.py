@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from consumer import app
-from consumer.aws.fleet_table import entry_value, parse_item, plan_value
+from consumer.aws.fleet_wire import MEMBER_KEY, entry_value, parse_board, parse_entry, plan_value
 from consumer.rate.config import Mode, RateConfig
 from consumer.rate.coordinator import FleetCoordinator
 from consumer.rate.laws import (
@@ -23,9 +23,18 @@ from consumer.rate.laws import (
     brake_for,
     fixed_plan,
     max_min_shares,
+    timelines_bound,
 )
 from consumer.rate.limiter import QuotaLimiter, Tally
-from consumer.rate.member import FleetMember, FleetView, MemberEntry, PlanRecord
+from consumer.rate.member import (
+    Board,
+    FleetMember,
+    FleetView,
+    MemberEntry,
+    Outbox,
+    PlanRecord,
+    split_level,
+)
 from consumer.settings import Settings
 from consumer.tools.fleet import render, summarize
 from tests.fakes import FakeClock
@@ -300,30 +309,99 @@ def _starting(member: str, started: float, clock: FakeClock, **changes: Any) -> 
     return _entry(member, clock.time(), started=started, successes=0, throttles=0, **changes)
 
 
+def _lead(member: FleetMember, record: PlanRecord, entries: dict[str, MemberEntry]) -> None:
+    """One heartbeat of the leader: the plan item it read, then every worker's entry."""
+    member._pulse = (member._pulse[0] + 1, member._clock.monotonic())  # its own write: live
+    if member.absorb(Board(record, pulse=member._pulse[0]), Outbox()):
+        member.lead(entries)
+
+
 def test_a_cold_fleet_slow_starts_one_worker_the_plan_s_author_while_the_others_wait() -> None:
     clock = FakeClock()
     members = {m: FleetMember(m, "h", QuotaLimiter(clock, local=LocalLaw()), clock) for m in "abc"}
-    members["b"].started = clock.time() - 3600.0  # a start an hour early (a skewed clock, a
+    members["a"].started = clock.time() - 3600.0  # a start an hour early (a skewed clock, a
     # forged entry) takes nothing from the plan's author
-    plan = PlanRecord(FleetLaw().first(), clock.time(), "c")
-    entries = {m: _starting(m, fm.started, clock, share=None) for m, fm in members.items()}
-    for fm in members.values():
-        fm.absorb(FleetView(entries, plan))
-    assert {m: fm.prober for m, fm in members.items()} == {"a": "c", "b": "c", "c": "c"}
+    plan = PlanRecord(FleetLaw().first(), clock.time(), "c", 0.0, 3, 3)
+    for joins, fm in enumerate(members.values(), start=1):
+        fm.absorb(Board(plan, pulse=1, joins=joins), Outbox(join=True))
+    assert {m: fm.leading for m, fm in members.items()} == {"a": False, "b": False, "c": True}
     assert members["c"].limiter.rate == RateConfig().initial_rate  # its own slow start
     assert members["a"].limiter.rate == 0.0  # the others spend none of the bucket's burst
     assert members["b"].limiter.rate == 0.0
-    assert members["a"].leader == "c"  # and decides for the fleet: it lowers its own rate
-    # first when it takes over, before the others raise theirs
 
 
-def test_without_a_live_author_the_smallest_live_id_leads() -> None:
+def test_a_plan_that_stops_changing_is_taken_over_by_a_write_conditioned_on_its_pulse() -> None:
     clock = FakeClock()
     member = FleetMember("m", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
-    gone = PlanRecord(Plan(rate=20.0, estimate=25.0, mode=Mode.CRUISE), clock.time(), "a")
-    entries = {"k": _entry("k", clock.time(), started=0.0), "x": _entry("x", clock.time())}
-    member.absorb(FleetView(entries, gone))
-    assert member.leader == "k"  # "a" left; "k" claims the oldest start, which decides nothing
+    assert member.outbox().claim == 0  # a cold fleet's lead goes to the first to write
+    plan = PlanRecord(
+        Plan(rate=20.0, estimate=25.0, mode=Mode.CRUISE), clock.time(), "a", 10.0, 2, 2
+    )
+    for pulse in range(1, 8):  # "a" writes its plan every second: it leads
+        member.absorb(Board(plan, pulse=pulse, joins=2), Outbox(join=pulse == 1))
+        assert member.outbox().plan is None
+        clock.now += 1.0
+    assert member.limiter.share == pytest.approx(1.0)  # its want: it is short of work
+    for _ in range(int(member.config.expiry_seconds)):  # then its pulse stops
+        member.absorb(Board(plan, pulse=7, joins=2), Outbox())
+        clock.now += 1.0
+    outbox = member.outbox()
+    assert (outbox.claim, outbox.plan and outbox.plan.by) == (7, "m")
+    member.absorb(Board(replace(plan, by="m"), pulse=8, joins=2), outbox)  # the claim landed
+    assert member.leading
+    # It reads the workers at once and leaves the stale author out of the split.
+    taken = {"a": _entry("a", clock.time()), "m": member.entry()}
+    member.limiter.waited()
+    assert member.lead(taken) is False  # alone: nobody waits for the write
+    assert member.plan is not None
+    assert (member.plan.workers, member.plan.level) == (1, 20.0)
+    assert member.outbox().remove == ("a",)
+
+
+def test_a_worker_taken_for_dead_joins_again_and_waits_until_the_split_counts_it() -> None:
+    clock = FakeClock()
+    member = FleetMember("m", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    plan = PlanRecord(
+        Plan(rate=20.0, estimate=25.0, mode=Mode.CRUISE), clock.time(), "a", 10.0, 2, 2
+    )
+    member.limiter.waited()
+    member.absorb(Board(plan, pulse=1, joins=2), Outbox(join=True))
+    assert member.limiter.share == 10.0
+    member.absorb(Board(plan, pulse=2, joins=2, dropped=True), Outbox())  # a long pause
+    assert member.outbox().join
+    assert member.limiter.share == 0.0  # the leader split the rate without it
+    assert math.isinf(member.entry().want)  # it asks for all it may get
+    member.absorb(Board(plan, pulse=3, joins=3), Outbox(join=True))
+    assert member.limiter.share == 0.0
+    member.absorb(Board(replace(plan, counted=3), pulse=4, joins=3), Outbox())
+    assert member.limiter.share == 10.0
+
+
+def test_a_want_that_grows_between_two_splits_waits_for_the_next_one() -> None:
+    clock = FakeClock()
+    member = FleetMember("m", "h", QuotaLimiter(clock, local=LocalLaw()), clock, fixed_rate=20.0)
+    joined = PlanRecord(fixed_plan(20.0), clock.time(), "a", 10.0, 2, 2)
+    member.absorb(Board(joined, pulse=1, joins=2), Outbox(join=True))
+    for _ in range(2):  # short of work: it wants 1/s
+        assert member.entry().want == 1.0
+    split = replace(joined, level=19.0)  # the leader read that: "a" may take 19/s
+    member.absorb(Board(split, pulse=2, joins=2), Outbox())
+    assert member.limiter.share == 1.0
+    member.limiter.waited()  # a backlog: its calls wait
+    assert math.isinf(member.entry().want)
+    member.absorb(Board(split, pulse=3, joins=2), Outbox())
+    assert member.limiter.share == 1.0  # not 19: the two would send 38/s of a quota of 20
+    member.entry()
+    member.absorb(Board(replace(split, level=10.0), pulse=4, joins=2), Outbox())
+    assert member.limiter.share == 10.0  # the next split counts what it wants
+
+
+def test_the_split_is_one_level_each_worker_takes_up_to() -> None:
+    assert split_level(30.0, {"a": UNBOUNDED, "b": UNBOUNDED, "c": 2.0}) == 14.0
+    # Nobody wants it all: what is left goes evenly on top, so equal wants that grow before
+    # the next split add up to the rate at most.
+    assert split_level(30.0, {"a": 4.0, "b": 4.0, "c": 4.0}) == 10.0
+    assert split_level(30.0, {}) == 30.0
 
 
 def test_a_prober_that_can_send_no_more_has_the_others_join_in_doubling_each_window() -> None:
@@ -402,13 +480,14 @@ def test_a_fleet_that_joined_in_takes_over_from_the_last_time_the_bucket_was_ful
                 entries[name] = _entry(
                     name,
                     clock.now,
+                    seq=tick,
                     started=start - (1 if name == "a" else 0),
                     successes=tally.successes,
                     throttles=tally.throttles,
                     timeline=tally.timeline(clock.now),
                 )
         if tick % 100 == 0:
-            member.absorb(FleetView(dict(entries), record))
+            _lead(member, record, dict(entries))
             assert member.plan is not None
             record = member.plan
             if record.plan.mode == "cruise":
@@ -428,54 +507,55 @@ def test_a_long_start_keeps_each_entry_s_timeline_to_its_last_three_seconds() ->
         clock.now += 0.01
         member.limiter.tally.add(clock.now, 1, 0, clock.now)
         if tick % 100 == 99:
-            member.absorb(FleetView({"a": member.entry()}, PlanRecord(Plan(rate=0.0), 0, "a")))
+            _lead(member, member.plan or PlanRecord(Plan(rate=0.0), 0, "a"), {"a": member.entry()})
     timeline = member.entry().timeline
     assert timeline is not None
     assert len(timeline.counts) <= RateConfig().slot_sent
-    assert member._bound() == pytest.approx(100.0 * 15.0 / 16.0, rel=0.02)
+    config = member.config
+    bound = timelines_bound(member._timelines.values(), config.burst_seconds, config.slot_seconds)
+    assert bound == pytest.approx(100.0 * 15.0 / 16.0, rel=0.02)
 
 
 def test_a_probe_that_meets_a_throttle_brakes_every_worker_at_its_next_heartbeat() -> None:
     clock = FakeClock()
-    member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    member = FleetMember("b", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
     probe = Plan(rate=20.8, estimate=20.0, mode=Mode.PROBE, window=7, step=0.04, probing=1)
-    plan = PlanRecord(probe, clock.time(), "a")
-    entries = {m: _entry(m, clock.time(), throttles=3) for m in "ab"}
+    plan = PlanRecord(probe, clock.time(), "a", 10.4, 2, 2)
     member.limiter.waited()  # its calls wait for their slots: it wants all it can get
-    member.absorb(FleetView(entries, plan))
+    member.absorb(Board(plan, pulse=1, joins=2, throttles=3), Outbox(join=True))
     share = member.limiter.rate
     assert share is not None
     assert share == pytest.approx(10.4)
     clock.now += 1.0
-    entries["b"] = _entry("b", clock.time(), throttles=4)  # b met a throttle, a did not
-    member.absorb(FleetView(entries, plan))
+    member.absorb(Board(plan, pulse=2, joins=2, throttles=4), Outbox())  # "a" met a throttle
     assert member.limiter.rate == pytest.approx(share * (1 - 0.02) / 1.04)  # back to cruise
-    cruise = PlanRecord(replace(probe, mode=Mode.CRUISE, rate=19.6), clock.time(), "a")
+    assert member.outbox().throttles == 0  # "b" met none: nothing to count
+    member.limiter.on_throttle(clock.now)
+    assert member.outbox().throttles == 1  # its own counted for the others
+    cruise = PlanRecord(
+        replace(probe, mode=Mode.CRUISE, rate=19.6), clock.time(), "a", 19.6 / 3, 3, 3
+    )
     calm = FleetMember("c", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
     calm.limiter.waited()
-    calm.absorb(FleetView(entries, cruise))
-    entries["b"] = _entry("b", clock.time() + 1, throttles=5)
-    calm.absorb(FleetView(entries, cruise))
+    calm.absorb(Board(cruise, pulse=1, joins=3, throttles=4), Outbox(join=True))
+    calm.absorb(Board(cruise, pulse=2, joins=3, throttles=5), Outbox())
     assert calm.limiter.rate == pytest.approx(19.6 / 3)  # cruising, its own throttles brake it
 
 
 def test_a_starting_fleet_s_first_throttle_stops_the_joined_in_others_until_the_take_over() -> None:
     clock = FakeClock()
     member = FleetMember("b", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
-    joined = PlanRecord(Plan(rate=90.0, window=6), clock.time(), "a")  # the others joined in
-    entries = {
-        "a": _entry("a", clock.time(), started=clock.time() - 2, throttles=0),
-        "b": _entry("b", clock.time(), started=clock.time() - 1, throttles=0),
-    }
+    joined = PlanRecord(Plan(rate=90.0, window=6), clock.time(), "a", 90.0, 2, 2)
     member.limiter.waited()
-    member.absorb(FleetView(entries, joined))
+    member.absorb(Board(joined, pulse=1, joins=2), Outbox(join=True))
     assert member.limiter.rate == pytest.approx(90.0)  # the prober "a" is on its own law
     clock.now += 1.0
-    entries["a"] = _entry("a", clock.time(), started=clock.time() - 3, throttles=1)
-    member.absorb(FleetView(entries, joined))  # the prober met the quota: "b" met nothing
+    member.absorb(Board(joined, pulse=2, joins=2, throttles=1), Outbox())  # "a" met the quota
     assert member.limiter.rate == 0.0
-    took = PlanRecord(Plan(rate=49.0, estimate=50.0, mode=Mode.CRUISE, window=8), clock.time(), "a")
-    member.absorb(FleetView(entries, took))
+    took = PlanRecord(
+        Plan(rate=49.0, estimate=50.0, mode=Mode.CRUISE, window=8), clock.time(), "a", 24.5, 2, 2
+    )
+    member.absorb(Board(took, pulse=3, joins=2, throttles=1), Outbox())
     assert member.limiter.rate == pytest.approx(24.5)
 
 
@@ -583,7 +663,8 @@ def test_a_starting_fleet_never_catches_up_a_cruising_or_probing_one_does() -> N
         (Mode.STARTUP, 20.0, 1),
     ]:
         limiter.waited()  # its rate holds calls back: it wants the whole plan
-        member.absorb(FleetView({}, PlanRecord(Plan(rate=rate, mode=mode), clock.time(), "w1")))
+        record = PlanRecord(Plan(rate=rate, mode=mode), clock.time(), "w1", rate)
+        member.absorb(Board(record), Outbox())
         clock.now += 5.0
         assert _calls_at_once(limiter, clock) == caught_up, mode
 
@@ -654,36 +735,37 @@ def test_a_worker_is_live_while_its_entry_changes_by_the_reader_s_clock_alone(
     skew: float,
 ) -> None:
     clock = FakeClock()
-    member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
+    member = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock, fixed_rate=20.0)
     # Its clock is `skew` seconds off ours: its `at` and `started` say nothing to us.
     other = _entry("b", clock.time() + skew, seq=1)
-    plan = PlanRecord(Plan(rate=20.0, estimate=21.0, mode=Mode.CRUISE), clock.time(), "b")
+    plan = PlanRecord(Plan(rate=20.0, estimate=21.0, mode=Mode.CRUISE), clock.time(), "a", 20.0)
     for seq in range(2, 12):  # ten heartbeats a second apart: live throughout
         member.limiter.waited()  # both rate-bound: an even split
-        member.absorb(FleetView({"b": other}, plan))
+        _lead(member, member.plan or plan, {"b": other})
         assert "b" in member.live
         assert member.limiter.share == 10.0  # counted: half the plan each
         clock.now += 1.0
         other = replace(other, seq=seq, at=other.at + 1.0)
-    member.absorb(FleetView({"b": other}, plan))
+    _lead(member, member.plan or plan, {"b": other})
     clock.now += member.config.expiry_seconds + 1  # then b's entry never changes again
-    member.absorb(FleetView({"b": other}, plan))
+    _lead(member, member.plan or plan, {"b": other})
     assert "b" not in member.live
-    assert member.outbox().remove == ("b",)  # the author gone, we lead and remove it
+    assert member.outbox().remove == ("b",)
 
 
-def test_the_fleet_item_round_trips_through_its_dynamodb_shape() -> None:
+def test_the_fleet_s_items_round_trip_through_their_dynamodb_shape() -> None:
     entry = _entry("abc", 1_700_000_000.5, want=math.inf, share=None)
     starting = _entry("def", 1_700_000_000.6, timeline=Timeline(17_000_000_000, (3, 0, 5)))
+    for one in (entry, starting):
+        assert parse_entry({"id": {"S": MEMBER_KEY + one.member}, "entry": entry_value(one)}) == one
+    assert parse_entry({"id": {"S": MEMBER_KEY + "bad"}, "entry": {"S": "{}"}}) is None
     probed = ((130.0, 5.0), (52.0, 2.0))
     probe = Plan(rate=26.0, estimate=25.0, mode=Mode.PROBE, window=9, probed=probed)
-    record = PlanRecord(probe, 1.7e9, "abc")
-    item = {"id": {"S": "fleet"}, "m_abc": entry_value(entry), "m_bad": {"S": "{}"}}
-    item["m_def"] = entry_value(starting)
-    item["plan"] = plan_value(record)
-    view = parse_item(item)
-    assert view.members == {"abc": entry, "def": starting}  # the malformed one is left out
-    assert view.plan == record
+    for level in (8.5, math.inf):
+        record = PlanRecord(probe, 1.7e9, "abc", level, 3, 4)
+        counts = {"pulse": {"N": "12"}, "joins": {"N": "4"}, "thr": {"N": "2"}}
+        item = {"plan": plan_value(record), "by": {"S": "abc"}, **counts}
+        assert parse_board(item) == Board(record, 12, 4, 2)
 
 
 class FlakyTable:
@@ -692,17 +774,17 @@ class FlakyTable:
         self.beats = 0
         self.left: list[str] = []
 
-    async def beat(self, entry: MemberEntry, plan: PlanRecord | None, remove: Any) -> FleetView:
+    async def beat(self, entry: MemberEntry, outbox: Outbox) -> Board:
         self.beats += 1
         if not self.up:
             raise ConnectionError("no route to the table")
-        return FleetView({entry.member: entry}, plan)
+        return Board(outbox.plan, self.beats)
 
     async def leave(self, member: str) -> None:
         self.left.append(member)
 
-    async def read(self) -> FleetView:
-        return FleetView()
+    async def members(self) -> dict[str, MemberEntry]:
+        return {}
 
 
 async def test_an_unreachable_table_backs_off_detaches_then_rejoins_and_leaving_removes_us() -> (

@@ -28,8 +28,9 @@ def test_with_the_shared_table_the_fleet_holds_the_quota(workers: int, quota: fl
     rate, throttled = result.steady()
     assert rate >= 0.97 * quota
     assert throttled <= 0.01
-    # About one request per worker per second: a heartbeat, and the leader's changes of rate.
-    assert result.dynamo_requests / result.ended_at / workers <= 1.15
+    # Two small requests per worker per second (its own item, the plan item), and the leader's
+    # read of every worker and change of rate once per window.
+    assert result.dynamo_requests / result.ended_at / workers <= 2.1 + 1.0 / workers
 
 
 @pytest.mark.parametrize("quota", [10.0, 25.0, 50.0])
@@ -145,7 +146,8 @@ def test_a_known_fleet_rate_is_shared_by_the_live_workers_as_they_come_and_go() 
     assert result.throttled() == 0.0
     for start in (30.0, 90.0, 150.0):  # 3 workers, then 5, then the 2 that are left
         assert abs(result.applied_between(start, start + 20.0) - 20.0) <= 0.2
-    assert result.applied_between(128.0, 148.0) >= 0.99 * 20.0  # the dead ones' share is back
+    # The dead ones' share is back within 15 s, though the leader was among them.
+    assert result.applied_between(135.0, 155.0) >= 0.99 * 20.0
 
 
 def test_the_fleet_absorbs_workers_joining_and_dying_within_fifteen_seconds() -> None:

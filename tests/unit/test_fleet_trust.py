@@ -1,5 +1,5 @@
-"""Nothing read from the fleet item is trusted: a value that is not what a worker writes is left
-out (and logged once), never stops a heartbeat; no host's clock decides anything for another.
+"""Nothing read from the fleet's items is trusted: a value that is not what a worker writes is
+left out (and logged once), never stops a heartbeat; no host's clock decides anything for another.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from consumer.aws.fleet_table import DynamoFleetTable, entry_value, parse_item
+from consumer.aws.fleet_table import DynamoFleetTable
+from consumer.aws.fleet_wire import FLEET_KEY, MEMBER_KEY, entry_value, parse_board, parse_entry
 from consumer.rate.config import Mode
 from consumer.rate.laws import UNBOUNDED, LocalLaw, Plan
 from consumer.rate.limiter import QuotaLimiter
-from consumer.rate.member import FleetMember, FleetView, MemberEntry, PlanRecord
+from consumer.rate.member import Board, FleetMember, MemberEntry, Outbox, PlanRecord
 from tests.fakes import FakeClock
 from tests.support.fleet_sim import Spec, run
 
@@ -46,19 +47,18 @@ FORGED: dict[str, dict[str, Any]] = {
 }
 
 
-def _item(**entries: dict[str, Any]) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": {"S": "fleet#unlink-quota"}}
-    for name, fields in entries.items():
-        # Python's json writes Infinity and NaN as a careless writer would.
-        item[f"m_{name}"] = {"S": json.dumps({**GOOD, **fields})}
-    return item
+def _item(name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    # Python's json writes Infinity and NaN as a careless writer would.
+    return {"id": {"S": MEMBER_KEY + name}, "entry": {"S": json.dumps({**GOOD, **fields})}}
 
 
 def test_every_forged_value_leaves_its_entry_out_and_the_good_ones_in() -> None:
     ignored: list[tuple[str, str]] = []
-    view = parse_item(_item(good={}, **FORGED), lambda name, why: ignored.append((name, why)))
-    assert set(view.members) == {"good"}
-    assert {name for name, _ in ignored} == {f"m_{name}" for name in FORGED}
+    items = [_item("good", {})] + [_item(name, fields) for name, fields in FORGED.items()]
+    items += [{"id": {"S": MEMBER_KEY + "a b"}, "entry": items[0]["entry"]}]  # not an id
+    entries = [parse_entry(i, lambda name, why: ignored.append((name, why))) for i in items]
+    assert [e.member for e in entries if e is not None] == ["good"]
+    assert {name for name, _ in ignored} == {MEMBER_KEY + name for name in FORGED} | {"id"}
     assert all(str(float("nan")) not in why for _, why in ignored)  # the field, not the value
 
 
@@ -74,44 +74,82 @@ def test_every_forged_value_leaves_its_entry_out_and_the_good_ones_in() -> None:
     ],
 )
 def test_a_forged_plan_is_left_out(plan: dict[str, Any]) -> None:
-    fields = {
-        "rate": 20.0,
-        "estimate": 21.0,
-        "mode": "cruise",
-        "window": 3,
-        "quiet": 0.0,
-        "step": 0.0,
-        "probing": 0,
-        "probed": [],
-        "fresh": False,
-        "at": 1.7e9,
-        "by": "a",
-    }
-    assert parse_item({"plan": {"S": json.dumps(fields)}}).plan is not None
-    assert parse_item({"plan": {"S": json.dumps({**fields, **plan})}}).plan is None
+    by = {"by": {"S": "a"}}
+    assert parse_board({"plan": {"S": json.dumps(PLAN)}, **by}).plan is not None
+    assert parse_board({"plan": {"S": json.dumps({**PLAN, **plan})}, **by}).plan is None
+
+
+PLAN: dict[str, Any] = {
+    "rate": 20.0,
+    "estimate": 21.0,
+    "mode": "cruise",
+    "window": 3,
+    "quiet": 0.0,
+    "step": 0.0,
+    "probing": 0,
+    "probed": [],
+    "fresh": False,
+    "at": 1.7e9,
+    "level": 10.0,
+    "workers": 2,
+    "counted": 2,
+}
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"by": {"S": "a" * 300}},
+        {"by": {"N": "1"}},
+        {"pulse": {"N": "1e400"}},
+        {"joins": {"N": "-3"}},
+        {"thr": {"S": "many"}},
+    ],
+)
+def test_a_forged_author_or_count_is_left_out(forged: dict[str, Any]) -> None:
+    good = {"plan": {"S": json.dumps(PLAN)}, "by": {"S": "a"}, "pulse": {"N": "4"}}
+    board = parse_board({**good, **forged})
+    assert (board.plan is None) == ("by" in forged)
+    assert [board.pulse, board.joins, board.throttles] == [
+        0 if name in forged else default
+        for name, default in (("pulse", 4), ("joins", 0), ("thr", 0))
+    ]
 
 
 class ForgedDynamo:
-    """Answers every heartbeat with the item someone else left: one entry forged."""
+    """Answers with the items someone else left: one worker's entry and the plan's pulse forged."""
 
-    def __init__(self, item: dict[str, Any]) -> None:
-        self.item = item
+    def __init__(self, members: list[dict[str, Any]]) -> None:
+        self.members = members
+        self.plan = {"id": {"S": FLEET_KEY}, "pulse": {"N": "Infinity"}, "by": {"S": "me"}}
 
     async def update_item(self, **_: Any) -> dict[str, Any]:
-        return {"Attributes": self.item}
+        return {"Attributes": self.plan}
+
+    async def get_item(self, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if Key["id"]["S"] == FLEET_KEY:
+            return {"Item": self.plan}
+        ids = [m["id"]["S"].removeprefix(MEMBER_KEY) for m in self.members]
+        return {"Item": {"ids": {"SS": ids}}}
+
+    async def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        return {"Responses": dict.fromkeys(RequestItems, self.members)}
 
 
 async def test_a_forged_entry_never_stops_a_heartbeat_and_is_logged_once() -> None:
     clock = FakeClock()
     own = MemberEntry("me", "h", clock.time(), clock.time(), 1, 0, 0, UNBOUNDED, None)
-    item = {**_item(bad={"seq": float("inf")}), "m_me": entry_value(own)}
-    table = DynamoFleetTable(ForgedDynamo(item), "t", clock)  # type: ignore[arg-type]
+    mine = {"id": {"S": MEMBER_KEY + "me"}, "entry": entry_value(own)}
+    dynamo = ForgedDynamo([_item("bad", {"seq": float("inf")}), mine])
+    table = DynamoFleetTable(dynamo, "t", clock)  # type: ignore[arg-type]
     with capture_logs() as logs:
         for _ in range(5):
-            view = await table.beat(own, None, ())
-            assert set(view.members) == {"me"}
-    ignored = [log for log in logs if log["event"] == "fleet_entry_ignored"]
-    assert [(log["attribute"], log["why"]) for log in ignored] == [("m_bad", "seq: int_type")]
+            assert (await table.beat(own, Outbox())).pulse == 0
+            assert set((await table.read()).members) == {"me"}
+    ignored = [
+        (log["attribute"], log["why"]) for log in logs if log["event"] == "fleet_entry_ignored"
+    ]
+    assert ignored == [("pulse", "not a count"), (MEMBER_KEY + "bad", "seq: int_type")]
 
 
 def test_counts_grown_past_anything_the_fleet_could_send_are_ignored_and_logged_once() -> None:
@@ -119,7 +157,7 @@ def test_counts_grown_past_anything_the_fleet_could_send_are_ignored_and_logged_
     # the estimate down to the floor.
     clock = FakeClock()
     leader = FleetMember("a", "h", QuotaLimiter(clock, local=LocalLaw()), clock)
-    plan = PlanRecord(Plan(rate=24.5, estimate=25.0, mode=Mode.CRUISE, window=4), 0.0, "a")
+    plan = PlanRecord(Plan(rate=24.5, estimate=25.0, mode=Mode.CRUISE, window=4), 0.0, "a", 12.25)
     forged = MemberEntry("z", "h", clock.time(), clock.time(), 1, 100, 0, UNBOUNDED, 12.0)
     mine = MemberEntry("a", "h", clock.time(), clock.time(), 1, 100, 0, UNBOUNDED, 12.0)
     estimates = []
@@ -129,7 +167,8 @@ def test_counts_grown_past_anything_the_fleet_could_send_are_ignored_and_logged_
             forged = replace(forged, seq=beat + 1, at=clock.time(), throttles=beat * 5000)
             mine = replace(mine, seq=beat + 1, at=clock.time(), successes=100 + beat * 12)
             leader.limiter.waited()
-            leader.absorb(FleetView({"a": mine, "z": forged}, plan))
+            leader.absorb(Board(plan, pulse=beat), Outbox())
+            leader.lead({"a": mine, "z": forged})
             plan = leader.plan or plan
             estimates.append(plan.plan.estimate)
     assert min(e or 0.0 for e in estimates) >= 25.0  # never cut for the forged throttles
