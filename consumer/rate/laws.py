@@ -1,40 +1,21 @@
 """The rate decisions of a fleet sharing one unpublished token-bucket quota: pure, clock-free.
 
-Two laws, both fed with counts of accepted and throttled calls, never with timers of their own:
+Both laws are fed with counts of accepted and throttled calls, never with timers of their own
+(docs/rate-control.md, "How it works"):
 
-- `LocalLaw`, one worker on its own (no shared table): every sender that meets an empty bucket
-  sees the same throttled share of its calls, so each worker steers its own rate towards a small
-  one. A success raises the rate by a tiny factor (``gain``), a throttle cuts it by a larger one
-  (``cut``); the two balance where about ``gain / cut`` (~1%) of the calls are throttled,
-  whatever the number of workers, and as every worker moves by the same factors the fleet
-  converges on the quota without talking. A cold worker
-  slow-starts, doubling while calls wait for their slot every 0.15 s or every five round trips
-  if slower: the bucket's burst lets the rate run past the quota unseen, and every call sent
-  in the round trip before the first throttle comes back is another throttle, so the overshoot
-  is the same share of the quota at any answer time. With no quota and quick answers it is at
-  a few hundred calls/s within a second. Its first throttle measures the quota instead of
-  halving a rate the bucket's burst let run far past it: a bucket that was full at some time
-  ``t`` can have let through at most ``quota * (now - t + burst_seconds)`` calls since, and it
-  has just run dry, so for every earlier ``t`` the calls accepted since, over
-  ``now - t + burst_seconds``, are a lower bound of the quota, exact at the last moment the
-  bucket was full. The largest of these bounds is the rate it goes on at. Among workers on
-  their own, each one's calls give its share of that bound (every sender behind an empty
-  bucket sees the same throttled share). A low guess would be mended only by slow growth,
-  refilling the bucket, which then hides the next overshoot.
+- `LocalLaw`, one worker on its own: slow start, measured at its first throttle by the bucket
+  that has just run dry (`dry_bucket_bound`), then a small raise per success (``gain``) and a
+  larger cut per overshoot (``cut``), which balance where about ``gain / cut`` (~1%) of calls
+  are throttled, whatever the number of workers: every sender behind an empty bucket sees the
+  same throttled share.
 - `FleetLaw`, one decision per window for the whole fleet (the table's leader takes it): while
-  the fleet is throttled, the bucket's refill rate is the fleet's accepted rate, which is the
-  quota estimate; the fleet then cruises just below it and probes above it on a schedule,
-  briefly, with a probe that grows while it meets no throttle. One fleet-level cut per window
-  replaces N uncoordinated cuts; in a probe, one worker's throttle brakes every worker at its
-  next heartbeat. A cold fleet slow-starts as one sender: one worker (the first started) on
-  its own `LocalLaw`, the others waiting. A decision a second is too slow to
-  slow-start by, and N workers slow-starting at once are N senders that each go on doubling
-  until their own first throttle comes back: N times one worker's overshoot, and more, as
-  each sees only its share of the throttles. The prober holds the quota its first throttle
-  measured; a window later the leader takes over and splits it (see `FleetLaw._start`).
+  the fleet is throttled, what got through is the bucket's refill rate, the quota; the fleet
+  cruises just below it and probes above it on a schedule. A cold fleet slow-starts as one
+  sender (N at once would be N overshoots); a window after its first throttle the leader
+  takes over.
 
-`max_min_shares` splits the fleet's rate between workers: a worker that wants less than an even
-split gets what it wants, the rest is shared evenly by the others.
+`max_min_shares` splits the fleet's rate: a worker that wants less than an even split gets
+what it wants, the rest is shared evenly by the others.
 """
 
 from __future__ import annotations
@@ -156,7 +137,7 @@ class LocalLaw:
 
     def measured_quota(self, now: float) -> float:
         """The largest lower bound of the quota the calls accepted in slow start give, for a
-        bucket that has just run dry (see the module docstring)."""
+        bucket that has just run dry (see `dry_bucket_bound`)."""
         since = ((calls, now - at) for calls, at in enumerate(reversed(self._accepted), start=1))
         return dry_bucket_bound(since, self.config.burst_seconds)
 

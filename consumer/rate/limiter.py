@@ -1,27 +1,19 @@
 """The worker's side of the fleet's quota: the gate every Cognito unlink call passes.
 
-`QuotaLimiter` paces calls GCRA-style (one every ``1/rate`` seconds; a worker behind its
-schedule catches up by at most half a second of its rate at once, but while slow-starting or
-braked). Its state (`Gate`, changed by `_move` alone) says where the rate comes from:
+`QuotaLimiter` paces calls GCRA-style, one every ``1/rate`` seconds, at a rate its state
+(`Gate`, changed by `_move` alone) says where to take from: a share of the fleet's plan,
+braked at once by a throttle until the next decision reaches everyone; while a cold fleet
+starts, the prober's own `LocalLaw` (slow start is too quick for a decision a second) and the
+others' nil share; its own `LocalLaw` without a table, or while the table cannot be reached
+(from the last share: a worker never stops for want of the table); or a configured rate.
+A caller waiting for its slot sleeps until it, once, woken early only by a change of rate
+that brings the slot nearer: one timer per call, whatever the rate.
 
-- a share of the fleet's rate (``sharing``), assigned by the `FleetCoordinator` through the
-  shared table. A throttle between two decisions brakes this worker at once (``braked``), so
-  the fleet stops overshooting before its next decision reaches everyone. While a cold fleet
-  starts, the worker that slow-starts for it (``prober``) runs its own `LocalLaw` instead, until
-  its first throttle, then holds the quota that throttle measured until the fleet takes over:
-  slow start is too quick for a fleet decision a second; the others (``waiting``) hold;
-- its own `LocalLaw` (``local``), when there is no table, or while the table cannot be reached
-  (starting from the last share: a worker never stops for want of the table);
-- the configured rate, or none (``fixed``), never adapted.
-
-A caller waiting for its slot sleeps until it, once: a change of rate that brings the slot
-nearer wakes it early, so waiting costs one timer per call, whatever the rate.
-
-It counts what happened to its calls (`Tally`) for the coordinator's reports and the operator
-view. A throttle of a command throttled on an earlier receive too, while other calls get
-through, is put down to that command (a poisoned target answering TooManyRequests to every
-try), not the quota: counted apart (``repeats``), it neither cuts nor brakes. It implements
-`RateLimiter`, the seam the executor knows.
+It counts its calls (`Tally`) for the coordinator's reports and the operator view. A throttle
+of a command throttled on an earlier receive too, while other calls get through, is put down
+to that command (a poisoned target answering TooManyRequests to every try), not the quota:
+counted apart (``repeats``), it neither cuts nor brakes. It implements `RateLimiter`, the seam
+the executor knows.
 """
 
 from __future__ import annotations
