@@ -57,7 +57,7 @@ class RateConfig:
 
     # -- the fleet's law (`FleetLaw`), one decision per window ----------------------------------
     window_seconds: float = 5.0  # between decisions; a worker short of work wants what it sent
-    # over the last one
+    # over the last one, and a repeated throttle is judged over it
     margin: float = 0.02  # cruise this far below the estimate; a light throttle steps it down
     # by this, a heavy one in a probe by at most three times this
     creep: float = 0.005  # each quiet cruising window raises the estimate by this share
@@ -81,8 +81,8 @@ class RateConfig:
     # behind their schedule: the bucket refilled by as many meanwhile
     min_want: float = 1.0  # calls/s a worker short of work wants at least: an entry written
     # before its first call asks for some of a known quota, not for nothing
-    repeat_seconds: float = 5.0  # a command's repeated throttle is the quota's if, this recently,
-    repeat_share: float = 0.1  # other calls were throttled or repeated ones were this share
+    repeat_share: float = 0.1  # a command's repeated throttle is the quota's if, over the last
+    # window, other calls were throttled or repeated ones were this share of the calls
     recent_seconds: float = 60.0  # the operator view's "last minute"
 
     # -- the heartbeat (`FleetCoordinator`) -----------------------------------------------------

@@ -111,7 +111,7 @@ class QuotaLimiter:
         self._nearer = asyncio.Event()  # the slot came nearer than that
         self.tally = Tally(self.config)
         self.repeats = 0  # repeated throttles put down to their commands, not the quota
-        self._repeated: deque[float] = deque()  # their times, the last `repeat_seconds`
+        self._repeated: deque[float] = deque()  # their times, the last window
 
     def __repr__(self) -> str:
         return f"QuotaLimiter({self.state}, rate={self.rate}, ceiling={self._ceiling})"
@@ -317,7 +317,7 @@ class QuotaLimiter:
         now = self._clock.monotonic()
         if repeated:
             self._repeated.append(now)
-            while self._repeated[0] < now - self.config.repeat_seconds:
+            while self._repeated[0] < now - self.config.window_seconds:
                 self._repeated.popleft()
         if repeated and not self._quota_throttles(now):
             # A command throttled on receive after receive while every other call gets
@@ -333,7 +333,7 @@ class QuotaLimiter:
     def _quota_throttles(self, now: float) -> bool:
         """Whether the quota is throttling lately: other calls were throttled too, or repeated
         throttles are no longer a few commands' (a backlog of retries behind a spent quota)."""
-        ok, throttled = self.tally.recent(now, self.config.repeat_seconds)
+        ok, throttled = self.tally.recent(now, self.config.window_seconds)
         repeated = len(self._repeated)
         share = self.config.repeat_share * (ok + throttled + repeated)
         return throttled > 0 or repeated >= share
