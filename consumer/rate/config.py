@@ -17,20 +17,15 @@ class Mode(enum.StrEnum):
     FIXED = "fixed"  # a known quota: never adapted
 
 
-class Source(enum.StrEnum):
-    """Where a worker's rate comes from."""
+class Gate(enum.StrEnum):
+    """Where a worker's rate comes from (`QuotaLimiter`)."""
 
-    FLEET = "fleet"  # a share of the fleet's plan, from the table
-    LOCAL = "local"  # its own law: no table, or the table cannot be reached
     FIXED = "fixed"  # the configured ceiling (or none), never adapted
-
-
-class Role(enum.StrEnum):
-    """A worker's part in its fleet's plan (`Source.FLEET`)."""
-
-    PROBER = "prober"  # a cold fleet's one worker slow-starting on its own law
+    LOCAL = "local"  # its own law: no table, or the table cannot be reached
+    PROBER = "prober"  # a cold fleet's one worker, slow-starting on its own law for it
     WAITING = "waiting"  # one of the others while the fleet starts: its share may be nil
-    SHARING = "sharing"  # at its share of the plan
+    SHARING = "sharing"  # its share of the fleet's plan
+    BRAKED = "braked"  # that share cut by a throttle, until the fleet's next decision
 
 
 class Phase(enum.StrEnum):
@@ -47,60 +42,59 @@ class RateConfig:
     min_rate: float = 0.5  # calls/s no law goes below: a cut never stops a worker
 
     # -- one worker's own law (`LocalLaw`) -----------------------------------------------------
-    initial_rate: float = 4.0  # calls/s before anything is known: slow start grows from it
+    initial_rate: float = 4.0  # calls/s before anything is known: slow start grows from it, and
+    # a cold fleet's others join in from it
     slow_start_doubling_seconds: float = 0.15  # it doubles this often (no quota: full speed in
     slow_start_round_trips: float = 5.0  # about a second), or once per this many round trips if
     # slower: each call sent in the round trip before the first throttle returns is a throttle
     slow_start_limited_seconds: float = 0.3  # it grows only while a call waited this recently
-    history_seconds: float = 10.0  # slow start's successes kept to measure the quota by
+    history_seconds: float = 15.0  # successes kept to measure the quota by at the first
+    # throttle: slow start's own, and a starting fleet's timelines
     cut: float = 0.15  # steady: a throttle (one per overshoot) cuts the rate by this share...
     gain: float = 0.0015  # ...a success raises it by this share: throttles settle at ~1%
-    cooldown_seconds: float = 0.2  # throttles this soon after a cut belong to the same overshoot
     limited_seconds: float = 2.0  # a call waited this recently: the rate is what holds calls
     # back, so more would be used (steady growth, a worker's want, the fleet's probes)
 
     # -- the fleet's law (`FleetLaw`), one decision per window ----------------------------------
-    window_seconds: float = 5.0  # between decisions
-    check_window_seconds: float = 2.0  # a take-over or cut is checked this soon: the others'
-    # heartbeats lag the leader's by up to one, so a second's counts are half the last one's
-    startup_window_seconds: float = 1.0  # while a fleet starts the leader looks every heartbeat
+    window_seconds: float = 5.0  # between decisions; a worker short of work wants what it sent
+    # over the last one, and a repeated throttle is judged over it
     margin: float = 0.02  # cruise this far below the estimate; a light throttle steps it down
     # by this, a heavy one in a probe by at most three times this
     creep: float = 0.005  # each quiet cruising window raises the estimate by this share
     probe_every_seconds: float = 20.0  # quiet cruising before a probe
-    max_probe_every_seconds: float = 30.0  # a take-over or cut that may have found more than
-    # its estimate counts as this long quiet: it probes at once
     probe_step: float = 0.04  # a probe sends this share above the estimate...
     probe_flat_windows: int = 3  # ...for this many windows (long enough to empty the burst)...
     probe_growth: float = 2.0  # ...then each quiet window multiplies the step...
     max_probe_step: float = 4.0  # ...up to this
     probe_history: int = 12  # windows of a probe whose calls its throttle measures the quota by
-    busy_fraction: float = 0.1  # a window this share throttled measured the quota exactly...
-    measure_calls: float = 30.0  # ...given at least this many calls in it
-    join_rate: float = 4.0  # while one worker slow-starts for a cold fleet that can send no
-    join_headroom: float = 2.0  # more, the others join in at least at this, doubling each
-    # window but never past this many times what got through
-    startup_alone_windows: int = 10  # the prober slow-starts alone for at most this many
-    slot_seconds: float = 0.1  # a starting fleet times its successes in slots this long...
-    slot_history: int = 150  # ...over the last this many (15 s)...
-    slot_sent: int = 30  # ...each heartbeat carrying its last this many (a lost beat loses none)
+    busy_fraction: float = 0.1  # a window this share throttled measured the quota exactly
+    startup_alone_windows: int = 10  # a cold fleet's prober slow-starts alone for at most this
+    # many heartbeats while its calls still wait; then (or once it can send no more) the others
+    # join in, doubling each heartbeat but never past twice what got through
+    slot_seconds: float = 0.1  # a starting fleet times its successes in slots this long, each
+    slot_sent: int = 30  # heartbeat carrying its last this many (a lost beat loses none)
 
     # -- a worker's share of the plan (`QuotaLimiter`, `FleetMember`) ---------------------------
-    brake: float = 0.9  # a throttle between two decisions cuts a cruising share to this...
-    brake_windows: int = 3  # ...until the fleet cuts, or this many decisions on at the latest
+    brake: float = 0.9  # a throttle between two decisions cuts a cruising share to this until
+    # the next decision
     catch_up_seconds: float = 0.5  # calls held up elsewhere go at once for up to this long
     # behind their schedule: the bucket refilled by as many meanwhile
-    nap_seconds: float = 0.2  # a caller waiting for its slot looks at the rate this often
-    want_seconds: float = 10.0  # a worker short of work wants what it sent over this long,
-    min_want: float = 1.0  # and at least this many calls/s
-    repeat_seconds: float = 5.0  # a command's repeated throttle is the quota's if, this recently,
-    repeat_share: float = 0.1  # other calls were throttled or repeated ones were this share
+    min_want: float = 1.0  # calls/s a worker short of work wants at least: an entry written
+    # before its first call asks for some of a known quota, not for nothing
+    repeat_share: float = 0.1  # a command's repeated throttle is the quota's if, over the last
+    # window, other calls were throttled or repeated ones were this share of the calls
     recent_seconds: float = 60.0  # the operator view's "last minute"
 
     # -- the heartbeat (`FleetCoordinator`) -----------------------------------------------------
-    heartbeat_seconds: float = 1.0  # UNLINK_FLEET_HEARTBEAT_SECONDS
+    heartbeat_seconds: float = 1.0  # UNLINK_FLEET_HEARTBEAT_SECONDS; a starting fleet's leader
+    # decides at every one
     expiry_seconds: float = 5.0  # an entry unchanged this long (by the reader's own clock) is dead
     span_tolerance: float = 2.0  # a worker's own span of a window more than this many times off
     # the leader's is not believed (its clock jumped, or its entry lies): the leader's is used
     detach_after_failures: int = 3  # failed heartbeats before a worker steers on its own
     max_backoff_seconds: float = 10.0  # between heartbeats while the table does not answer
+
+    @property
+    def slot_history(self) -> int:
+        """The slots of a starting fleet's timelines kept (`history_seconds` of them)."""
+        return round(self.history_seconds / self.slot_seconds)

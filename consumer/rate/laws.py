@@ -1,40 +1,21 @@
 """The rate decisions of a fleet sharing one unpublished token-bucket quota: pure, clock-free.
 
-Two laws, both fed with counts of accepted and throttled calls, never with timers of their own:
+Both laws are fed with counts of accepted and throttled calls, never with timers of their own
+(docs/rate-control.md, "How it works"):
 
-- `LocalLaw`, one worker on its own (no shared table): every sender that meets an empty bucket
-  sees the same throttled share of its calls, so each worker steers its own rate towards a small
-  one. A success raises the rate by a tiny factor (``gain``), a throttle cuts it by a larger one
-  (``cut``); the two balance where about ``gain / cut`` (~1%) of the calls are throttled,
-  whatever the number of workers, and as every worker moves by the same factors the fleet
-  converges on the quota without talking. A cold worker
-  slow-starts, doubling while calls wait for their slot every 0.15 s or every five round trips
-  if slower: the bucket's burst lets the rate run past the quota unseen, and every call sent
-  in the round trip before the first throttle comes back is another throttle, so the overshoot
-  is the same share of the quota at any answer time. With no quota and quick answers it is at
-  a few hundred calls/s within a second. Its first throttle measures the quota instead of
-  halving a rate the bucket's burst let run far past it: a bucket that was full at some time
-  ``t`` can have let through at most ``quota * (now - t + burst_seconds)`` calls since, and it
-  has just run dry, so for every earlier ``t`` the calls accepted since, over
-  ``now - t + burst_seconds``, are a lower bound of the quota, exact at the last moment the
-  bucket was full. The largest of these bounds is the rate it goes on at. Among workers on
-  their own, each one's calls give its share of that bound (every sender behind an empty
-  bucket sees the same throttled share). A low guess would be mended only by slow growth,
-  refilling the bucket, which then hides the next overshoot.
+- `LocalLaw`, one worker on its own: slow start, measured at its first throttle by the bucket
+  that has just run dry (`dry_bucket_bound`), then a small raise per success (``gain``) and a
+  larger cut per overshoot (``cut``), which balance where about ``gain / cut`` (~1%) of calls
+  are throttled, whatever the number of workers: every sender behind an empty bucket sees the
+  same throttled share.
 - `FleetLaw`, one decision per window for the whole fleet (the table's leader takes it): while
-  the fleet is throttled, the bucket's refill rate is the fleet's accepted rate, which is the
-  quota estimate; the fleet then cruises just below it and probes above it on a schedule,
-  briefly, with a probe that grows while it meets no throttle. One fleet-level cut per window
-  replaces N uncoordinated cuts; in a probe, one worker's throttle brakes every worker at its
-  next heartbeat. A cold fleet slow-starts as one sender: one worker (the first started) on
-  its own `LocalLaw`, the others waiting. A decision a second is too slow to
-  slow-start by, and N workers slow-starting at once are N senders that each go on doubling
-  until their own first throttle comes back: N times one worker's overshoot, and more, as
-  each sees only its share of the throttles. The prober holds the quota its first throttle
-  measured; a window later the leader takes over and splits it (see `FleetLaw._start`).
+  the fleet is throttled, what got through is the bucket's refill rate, the quota; the fleet
+  cruises just below it and probes above it on a schedule. A cold fleet slow-starts as one
+  sender (N at once would be N overshoots); a window after its first throttle the leader
+  takes over.
 
-`max_min_shares` splits the fleet's rate between workers: a worker that wants less than an even
-split gets what it wants, the rest is shared evenly by the others.
+`max_min_shares` splits the fleet's rate: a worker that wants less than an even split gets
+what it wants, the rest is shared evenly by the others.
 """
 
 from __future__ import annotations
@@ -156,7 +137,7 @@ class LocalLaw:
 
     def measured_quota(self, now: float) -> float:
         """The largest lower bound of the quota the calls accepted in slow start give, for a
-        bucket that has just run dry (see the module docstring)."""
+        bucket that has just run dry (see `dry_bucket_bound`)."""
         since = ((calls, now - at) for calls, at in enumerate(reversed(self._accepted), start=1))
         return dry_bucket_bound(since, self.config.burst_seconds)
 
@@ -164,9 +145,7 @@ class LocalLaw:
         """Cuts once per overshoot; True when it did."""
         config = self.config
         if sent_at is not None and sent_at <= self._last_cut:
-            return False  # left before the last cut: says nothing about the rate since
-        if now - self._last_cut < config.cooldown_seconds:
-            return False
+            return False  # left before the last cut: the same overshoot
         if self.phase is Phase.SLOW_START:
             # The bucket's burst hid how far slow start went: measure instead (see the module
             # docstring).
@@ -206,11 +185,11 @@ class Plan:
     window: int = 0  # decisions so far
     quiet_seconds: float = 0.0  # cruising without a throttle since the last cut
     step: float = 0.0  # the probe's current step above the estimate
-    probing: int = 0  # windows the current probe has lasted; startup: throttled windows seen
+    probing: int = 0  # windows the current probe has lasted
     probed: tuple[tuple[float, float], ...] = ()  # the current probe's windows, latest last:
     # (calls the fleet got through, seconds), at most `RateConfig.probe_history` of them
-    fresh: bool = False  # just taken over or cut: a short window checks it (light throttles
-    # in it may predate the decision)
+    fresh: bool = False  # just taken over or cut: light throttles in the next window may
+    # predate the decision
 
 
 def brake_for(plan: Plan, config: RateConfig) -> float:
@@ -241,106 +220,44 @@ class FleetLaw:
     def window_seconds(self, plan: Plan) -> float:
         """How long the window of a decision on ``plan`` lasts."""
         if plan.mode is Mode.STARTUP:
-            return self.config.startup_window_seconds
-        if plan.fresh:  # checking a take-over or a cut
-            return self.config.check_window_seconds
+            return self.config.heartbeat_seconds
         return self.config.window_seconds
 
     def _busy(self, window: Window) -> bool:
-        """Throttled for much of the window, with calls enough to count: what got through is
-        then the bucket's refill rate, the quota, measured."""
-        config = self.config
+        """Throttled for much of the window: what got through is then the bucket's refill
+        rate, the quota, measured."""
         sent = window.accepted + window.throttled
-        return window.throttled >= config.busy_fraction * sent and (
-            sent * window.seconds >= config.measure_calls
-        )
+        return window.throttled > 0 and window.throttled >= self.config.busy_fraction * sent
 
     def first(self) -> Plan:
         return Plan(rate=0.0)  # the others wait while one worker slow-starts
 
-    def decide(self, plan: Plan, window: Window) -> Plan:
-        nxt = replace(plan, window=plan.window + 1, fresh=False)
-        # Light throttles counted in the short window after the take-over were mostly sent
+    def decide(self, plan: Plan, window: Window) -> Plan:  # noqa: PLR0911 - one per transition
+        """The plan's one transition function: every change of mode is taken here."""
+        config = self.config
+        number = plan.window + 1
+        nxt = replace(plan, window=number, fresh=False)
+        # Light throttles counted in the short window after a take-over or cut were mostly sent
         # before the workers heard of it; heavy ones measure the quota whenever they were sent.
         stale = plan.fresh and window.throttled > 0 and not self._busy(window)
         if plan.mode is Mode.FIXED or stale:
             return nxt
         if plan.mode is Mode.STARTUP:
-            return self._start(plan, window, nxt)
+            if plan.estimate is None and not (window.throttled or window.throttled_since_start):
+                return replace(nxt, rate=self._join(plan, window))
+            if plan.estimate is None:
+                # The bucket has just run dry: the fleet's own bound is tight now; kept for
+                # the take-over a window on.
+                return replace(nxt, estimate=window.bound or 0.0)
+            if not window.limited and window.throttled == 0:
+                return nxt  # short of work: nothing measured
+            estimate, exact = self._take_over(plan, window)
+            # A lower bound rather than a measurement: probe above it at once.
+            return self._cruise(estimate, 0.0 if exact else config.probe_every_seconds, number)
         if window.throttled > 0:
-            return self._cut(plan, window, nxt.window)
+            return self._cruise(*self._cut(plan, window), number)
         if not window.limited:
             return nxt  # short of work: a rate nobody needs would not be tested
-        return self._cruise(plan, window, nxt)
-
-    def _start(self, plan: Plan, window: Window, nxt: Plan) -> Plan:
-        """One worker slow-starts for the fleet while the others share the plan's rate (nil at
-        first); it leaves slow start at its first throttle at the quota it measured. The leader
-        looks every heartbeat and takes over a window after the first throttled one from what the
-        workers run at: no more than the fleet sent then. A prober that can send no more
-        before any throttle (its own ceiling, not the quota's) has the others join in, their
-        rate doubling each window, never past twice what the fleet got through in the last
-        one, until the first throttle."""
-        met = window.throttled > 0 or window.throttled_since_start
-        # A prober whose calls still wait for their slots a while on has not met the quota
-        # alone (short receives of ten at once make calls wait at any rate): the others join.
-        alone = plan.window < self.config.startup_alone_windows
-        if not met and plan.probing == 0:
-            if window.limited and not (window.prober_limited and alone):
-                # Doubling, but never past twice what the last window got through, even after
-                # a quicker one: a stack that carries no more would otherwise let the rate run
-                # up unseen, then burst when it speeds up. (Whether a step got through
-                # shows two heartbeats later, too late to wait for at each step.)
-                # A window the stack stalled through halves it at most.
-                rate = window.accepted
-                if plan.rate > 0.0:
-                    rate = min(2.0 * plan.rate, self.config.join_headroom * window.accepted)
-                    rate = max(plan.rate / 2.0, rate)
-                return replace(nxt, rate=max(self.config.join_rate, rate))
-            return nxt
-        if plan.probing == 0:
-            # The bucket has just run dry: the fleet's own bound is tight now; kept for later.
-            return replace(nxt, probing=1, estimate=window.bound)
-        if not window.limited and window.throttled == 0:
-            return nxt  # short of work: nothing measured
-        config = self.config
-        sent = window.accepted + window.throttled
-        running = window.running if window.running is not None else sent
-        # Throttled throughout, what got through is the bucket's refill rate, the quota; else
-        # the laws' sum is a lower bound of it (but for a throttled window, with the burst
-        # spent, little more than got through), and the first quiet window probes above it.
-        exact = self._busy(window)
-        if window.held is not None and plan.rate == 0.0:
-            bound = window.held  # the quota as one sender measured it (a window's count of
-            # calls is a call or so off, a tenth of a quota of 10/s)
-        elif plan.rate > 0.0:
-            # The others joined in, the stack holding the fleet under the quota (the bucket
-            # full) until it sped up: the fleet's own bound is tight, and a window's count holds
-            # the burst.
-            exact = False
-            bound = max(window.bound or 0.0, plan.estimate or 0.0)
-        else:
-            bound = min(running, sent)
-            if window.throttled > 0:
-                bound = min(bound, window.accepted / (1.0 - config.margin))
-        if plan.estimate is not None:
-            bound = max(bound, plan.estimate)  # workers that started late measured little
-        estimate = max(config.min_rate, window.accepted if exact else bound)
-        rate = estimate * (1.0 - config.margin)
-        quiet = 0.0 if exact else config.max_probe_every_seconds
-        return replace(
-            nxt,
-            rate=rate,
-            estimate=estimate,
-            mode=Mode.CRUISE,
-            probing=0,
-            quiet_seconds=quiet,
-            fresh=True,
-        )
-
-    def _cruise(self, plan: Plan, window: Window, nxt: Plan) -> Plan:
-        """Cruise below the estimate; probe above it on a schedule."""
-        config = self.config
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = plan.quiet_seconds + window.seconds
         if plan.mode is Mode.CRUISE and quiet < config.probe_every_seconds:
@@ -354,11 +271,9 @@ class FleetLaw:
         # that still meets no throttle means the quota was raised: the step then grows.
         probing = plan.probing + 1 if plan.mode is Mode.PROBE else 1
         step = plan.step if plan.mode is Mode.PROBE else config.probe_step
+        probed: tuple[tuple[float, float], ...] = ()
         if plan.mode is Mode.PROBE:
             probed = (*plan.probed, (window.accepted * window.seconds, window.seconds))
-            nxt = replace(nxt, probed=probed[-config.probe_history :])
-        else:
-            nxt = replace(nxt, probed=())
         if probing > config.probe_flat_windows:
             step = min(config.max_probe_step, step * config.probe_growth)
         return replace(
@@ -369,10 +284,68 @@ class FleetLaw:
             quiet_seconds=quiet,
             step=step,
             probing=probing,
+            probed=probed[len(probed) - config.probe_history :],
         )
 
-    def _cut(self, plan: Plan, window: Window, number: int) -> Plan:
-        """A throttled window: a new estimate, then cruise just below it.
+    def _cruise(self, estimate: float, quiet: float, number: int) -> Plan:
+        """Cruise just below a new estimate. The next window checks it (``fresh``): its light
+        throttles may have been sent before the workers heard of the decision, and if it is
+        still throttled throughout, it measures the refill rate alone (a window that began with
+        a full bucket let its burst through too)."""
+        config = self.config
+        if quiet >= config.probe_every_seconds:  # a lower bound: probe above it at once
+            rate, step = estimate * (1.0 + config.probe_step), config.probe_step
+            return Plan(rate, estimate, Mode.PROBE, number, quiet, step, probing=1, fresh=True)
+        rate = max(config.min_rate, estimate * (1.0 - config.margin))
+        return Plan(rate, estimate, Mode.CRUISE, number, quiet_seconds=quiet, fresh=True)
+
+    def _join(self, plan: Plan, window: Window) -> float:
+        """The others' rate while one worker slow-starts for a cold fleet and no throttle has
+        come back: nil while the prober alone can use more; once it can send no more (its own
+        ceiling, not the quota's), or still waits for its slots `startup_alone_windows` on (short
+        receives of ten at once make calls wait at any rate), the others join in, doubling each
+        window, but never past twice what the last window got through, even after a quicker
+        one: a stack that carries no more would otherwise let the rate run up unseen, then
+        burst when it speeds up. (Whether a step got through shows two heartbeats later, too
+        late to wait for at each step.) A window the stack stalled through halves it at most."""
+        alone = plan.window < self.config.startup_alone_windows
+        if not window.limited or (window.prober_limited and alone):
+            return plan.rate
+        rate = window.accepted
+        if plan.rate > 0.0:
+            rate = max(plan.rate / 2.0, 2.0 * min(plan.rate, window.accepted))
+        return max(self.config.initial_rate, rate)
+
+    def _take_over(self, plan: Plan, window: Window) -> tuple[float, bool]:
+        """The fleet's first estimate, a window after its first throttle, from what the workers
+        run at: no more than the fleet sent then; and whether it was measured exactly."""
+        config = self.config
+        assert plan.estimate is not None  # the fleet's bound, kept at the first throttle
+        sent = window.accepted + window.throttled
+        running = window.running if window.running is not None else sent
+        # Throttled throughout, what got through is the bucket's refill rate, the quota; else
+        # the laws' sum is a lower bound of it (but for a throttled window, with the burst
+        # spent, little more than got through).
+        exact = self._busy(window)
+        if window.held is not None and plan.rate == 0.0:
+            bound = window.held  # the quota as one sender measured it (a window's count of
+            # calls is a call or so off, a tenth of a quota of 10/s)
+        elif plan.rate > 0.0:
+            # The others joined in, the stack holding the fleet under the quota (the bucket
+            # full) until it sped up: the fleet's own bound is tight, and a window's count holds
+            # the burst.
+            exact = False
+            bound = max(window.bound or 0.0, plan.estimate)
+        else:
+            bound = min(running, sent)
+            if window.throttled > 0:
+                bound = min(bound, window.accepted / (1.0 - config.margin))
+        bound = max(bound, plan.estimate)  # workers that started late measured little
+        return max(config.min_rate, window.accepted if exact else bound), exact
+
+    def _cut(self, plan: Plan, window: Window) -> tuple[float, float]:
+        """A throttled window: a new estimate to cruise below, and the quiet seconds it counts
+        as (a growing probe that found more probes again at once).
 
         The bucket ran dry, so what got through is its refill rate: the quota, measured. The
         measurement is exact when the window was throttled throughout and noisy (a call more or
@@ -384,57 +357,32 @@ class FleetLaw:
         config = self.config
         margin = config.margin
         estimate = plan.estimate if plan.estimate is not None else plan.rate
-        quiet = 0.0
         if self._busy(window) and plan.mode is Mode.PROBE:
             # Throttled for much of a probe's window, the fleet measured a raised quota when
             # it got more than the estimate through. Less, and the window may hold a stall of
-            # the stack or the workers' brake as much as a lowered quota: one step down only
-            # (10 workers at 10/s fell from 9.94 to 8.42 on a window the stack stalled in),
+            # the stack or the workers' brake as much as a lowered quota: one step down only,
             # and cruising windows throttled throughout follow a lowered quota the rest of
             # the way.
             floor = estimate * (1.0 - 3 * margin)
-            estimate = (
-                window.accepted if window.accepted >= estimate else max(window.accepted, floor)
-            )
-        elif self._busy(window):
+            above = window.accepted >= estimate
+            return (window.accepted if above else max(window.accepted, floor)), 0.0
+        if self._busy(window):
             # Throttled throughout while sending under the estimate, the fleet got less than
             # the estimate through; a count above it holds calls sent before the window
             # (each worker's counts span its own heartbeats): a lower estimate only.
-            estimate = min(estimate, window.accepted)
-        elif plan.mode is Mode.PROBE:
+            return min(estimate, window.accepted), 0.0
+        if plan.mode is Mode.PROBE:
             # Within the probe's step of the estimate, cruise below it again; a growing probe
-            # may have found a raised quota: what it got through says so, less what the burst
-            # (refilled while the fleet cruised below the quota) let through on top. That is
-            # a lower bound: probe above it again at once.
-            bound = self._probed_bound(plan, window)
-            if bound > estimate:
-                estimate, quiet = bound, config.max_probe_every_seconds
-        else:
-            estimate = min(
-                estimate * (1.0 - margin), max(window.accepted, estimate * (1.0 - 3 * margin))
-            )
-        rate = max(config.min_rate, estimate * (1.0 - margin))
-        # Checked a short window later (`check_window_seconds`): a window that began with a
-        # full bucket let its burst through too, and the next, if still throttled throughout,
-        # measures the refill rate alone.
-        return Plan(
-            rate=rate,
-            estimate=estimate,
-            mode=Mode.CRUISE,
-            window=number,
-            quiet_seconds=quiet,
-            fresh=True,
-        )
-
-    def _probed_bound(self, plan: Plan, window: Window) -> float:
-        """A lower bound of the quota from a probe that has just run the bucket dry: the
-        largest of the calls it got through since the start of each of its windows, over the
-        time since plus the bucket's depth (as slow start's first throttle measures, see
-        `LocalLaw`). Not the throttled window's own rate: that holds the burst refilled
-        while the fleet ran below the quota."""
-        latest_first = reversed((*plan.probed, (window.accepted * window.seconds, window.seconds)))
-        since = accumulate(latest_first, lambda a, b: (a[0] + b[0], a[1] + b[1]))
-        return dry_bucket_bound(since, self.config.burst_seconds)
+            # may have found a raised quota: what it got through since the start of each of
+            # its windows, over the time since plus the bucket's depth, says so (as slow
+            # start's first throttle measures, see `LocalLaw`), not the throttled window's own
+            # rate: that holds the burst refilled while the fleet cruised below the quota.
+            windows = (*plan.probed, (window.accepted * window.seconds, window.seconds))
+            since = accumulate(reversed(windows), lambda a, b: (a[0] + b[0], a[1] + b[1]))
+            bound = dry_bucket_bound(since, config.burst_seconds)
+            return (bound, config.probe_every_seconds) if bound > estimate else (estimate, 0.0)
+        stepped = max(window.accepted, estimate * (1.0 - 3 * margin))
+        return min(estimate * (1.0 - margin), stepped), 0.0
 
 
 def max_min_shares(capacity: float, wants: Mapping[str, float]) -> dict[str, float]:

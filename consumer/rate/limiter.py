@@ -1,24 +1,19 @@
 """The worker's side of the fleet's quota: the gate every Cognito unlink call passes.
 
-`QuotaLimiter` paces calls GCRA-style (one every ``1/rate`` seconds; a worker behind its
-schedule catches up by at most half a second of its rate at once, but while slow-starting or
-braked) at a rate that comes from one of three places:
+`QuotaLimiter` paces calls GCRA-style, one every ``1/rate`` seconds, at a rate its state
+(`Gate`, changed by `_move` alone) says where to take from: a share of the fleet's plan,
+braked at once by a throttle until the next decision reaches everyone; while a cold fleet
+starts, the prober's own `LocalLaw` (slow start is too quick for a decision a second) and the
+others' nil share; its own `LocalLaw` without a table, or while the table cannot be reached
+(from the last share: a worker never stops for want of the table); or a configured rate.
+A caller waiting for its slot sleeps until it, once, woken early only by a change of rate
+that brings the slot nearer: one timer per call, whatever the rate.
 
-- ``fleet``: a share of the fleet's rate, assigned by the `FleetCoordinator` through the shared
-  table. A throttle between two assignments brakes this worker at once (``brake``), so the
-  fleet stops overshooting before its next decision reaches everyone. While a cold fleet starts,
-  the worker that slow-starts for it (``steer``) runs its own `LocalLaw` instead, until its
-  first throttle, then holds the quota that throttle measured until the fleet takes over: slow
-  start is too quick for a fleet decision a second;
-- ``local``: its own `LocalLaw`, when there is no table, or while the table cannot be reached
-  (starting from the last share: a worker never stops for want of the table);
-- ``fixed``: the configured rate (or unlimited), never adapted.
-
-It counts what happened to its calls (`Tally`) for the coordinator's reports and the operator
-view. A throttle of a command throttled on an earlier receive too, while other calls get
-through, is put down to that command (a poisoned target answering TooManyRequests to every
-try), not the quota: counted apart (``repeats``), it neither cuts nor brakes. It implements
-`RateLimiter`, the seam the executor knows.
+It counts its calls (`Tally`) for the coordinator's reports and the operator view. A throttle
+of a command throttled on an earlier receive too, while other calls get through, is put down
+to that command (a poisoned target answering TooManyRequests to every try), not the quota:
+counted apart (``repeats``), it neither cuts nor brakes. It implements `RateLimiter`, the seam
+the executor knows.
 """
 
 from __future__ import annotations
@@ -29,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from consumer.core.clock import Clock
-from consumer.rate.config import RateConfig, Role, Source
+from consumer.rate.config import Gate, RateConfig
 from consumer.rate.laws import UNBOUNDED, LocalLaw, Timeline
 
 
@@ -105,33 +100,29 @@ class QuotaLimiter:
         self._ceiling = ceiling
         self._local = local
         self.config = config or (local.config if local is not None else RateConfig())
-        self.mode = Source.LOCAL if local is not None else Source.FIXED
+        self.state = Gate.LOCAL if local is not None else Gate.FIXED
         self._share: float | None = None
-        self._role = Role.SHARING  # its part in the fleet's plan (see `assign`)
-        self._plan_window = -1
-        self._braked: tuple[int, float] | None = None  # (plan window, share) when it braked
+        self._plan_window = -1  # the fleet's decision the share (or the brake) is from
         self._brake = self.config.brake
         self._last_grant = -math.inf
         self._turn = asyncio.Lock()
         self._paced_at = -math.inf
+        self._asleep_until: float | None = None  # the slot a waiting caller sleeps until
+        self._nearer = asyncio.Event()  # the slot came nearer than that
         self.tally = Tally(self.config)
         self.repeats = 0  # repeated throttles put down to their commands, not the quota
-        self._repeated: deque[float] = deque()  # their times, the last `repeat_seconds`
+        self._repeated: deque[float] = deque()  # their times, the last window
 
     def __repr__(self) -> str:
-        return f"QuotaLimiter({self.mode}, rate={self.rate}, ceiling={self._ceiling})"
+        return f"QuotaLimiter({self.state}, rate={self.rate}, ceiling={self._ceiling})"
 
     @property
     def rate(self) -> float | None:
-        rate: float | None
+        rate: float | None = None
         if (law := self._law()) is not None:
             rate = law.rate
-        elif self.mode is Source.FLEET and self._share is not None:
-            rate = self._share
-            if self._braked is not None:
-                rate *= self._brake
-        else:
-            rate = None
+        elif self._share is not None and self.state is not Gate.FIXED:
+            rate = self._share * (self._brake if self.state is Gate.BRAKED else 1.0)
         if rate is None:
             return self._ceiling
         return rate if self._ceiling is None else min(rate, self._ceiling)
@@ -144,10 +135,33 @@ class QuotaLimiter:
         return self._share
 
     def _law(self) -> LocalLaw | None:
-        """Its own law, when that sets the rate: no table, or in a fleet that is starting."""
-        if self.mode is Source.LOCAL or (self.mode is Source.FLEET and self._role is Role.PROBER):
-            return self._local
-        return None
+        """Its own law, when that sets the rate: no table, or the prober of a starting fleet."""
+        return self._local if self.state in (Gate.LOCAL, Gate.PROBER) else None
+
+    def _move(self, to: Gate, plan_window: int | None = None) -> None:
+        """The gate's one transition function: every change of state goes through here.
+
+        A brake (a throttle, or the fleet's in a probe or a start) holds until the fleet's next
+        decision; a configured fleet rate (``brake`` 1) and a worker's own law never brake.
+        Detached from the table, a worker's own law goes on from its share; a prober's law is
+        running already, and one of a starting fleet's others slow-starts (its trickle is no
+        rate to go on from)."""
+        now = self._clock.monotonic()
+        state = self.state
+        if to is Gate.BRAKED:
+            if state not in (Gate.SHARING, Gate.WAITING) or self._brake >= 1.0 or not self._share:
+                return
+        elif to is Gate.LOCAL:
+            if self._local is None or state in (Gate.FIXED, Gate.LOCAL):
+                return
+            if state in (Gate.SHARING, Gate.BRAKED) and (rate := self.rate):
+                self._local.restart_from(rate, now)
+        elif plan_window is not None:
+            if state is Gate.BRAKED and plan_window == self._plan_window and to is not Gate.PROBER:
+                to = Gate.BRAKED  # the decision it braked on, again: the brake holds
+            self._plan_window = plan_window
+        self.state = to
+        self._wake_if_nearer()
 
     # -- the coordinator's side ------------------------------------------------------------
 
@@ -163,58 +177,46 @@ class QuotaLimiter:
     ) -> None:
         """A share of the fleet's rate from decision ``plan_window``.
 
-        A throttle multiplies the share by ``brake`` at once (1: never, for a configured fleet
-        rate), before the fleet's decision can reach this worker; the brake holds until that
-        decision arrives (a lower share: the fleet cut) or, at the latest, `brake_windows`
-        decisions on.
-        ``steer``: the fleet is starting and this worker slow-starts for it: its own law sets
-        its rate until a share does. ``starting`` without ``steer``: one of the others, whose
-        share may be nil; when one arrives, its first call goes ``phase`` (0-1) of a slot from
-        now, so the others released at once do not spend the bucket's burst together.
+        A throttle multiplies the share by ``brake`` at once, before the fleet's decision can
+        reach this worker (see `_move`). ``steer``: the fleet is starting and this worker
+        slow-starts for it: its own law sets its rate until a share does. ``starting`` without
+        ``steer``: one of the others, whose share may be nil; when one arrives, its first call
+        goes ``phase`` (0-1) of a slot from now, so the others released at once do not spend the
+        bucket's burst together.
         """
-        if self._braked is not None:
-            window, braked_share = self._braked
-            # A start's brake (a stop) lasts until the take-over, whatever share it brings.
-            taken_over = self._role is Role.WAITING and not starting
-            late = plan_window >= window + self.config.brake_windows
-            if share < braked_share or late or taken_over:
-                self._braked = None
-        held = self.mode is Source.FLEET and self.rate == 0.0
-        self.mode = Source.FLEET
-        self._role = Role.PROBER if steer else Role.WAITING if starting else Role.SHARING
+        held = self.state is not Gate.FIXED and self._law() is None and self.rate == 0.0
         self._brake = self.config.brake if brake is None else brake
         self._share = share
-        self._plan_window = plan_window
         if held and share > 0.0:
             self._last_grant = self._clock.monotonic() - (1.0 - phase) / share
+        to = Gate.PROBER if steer else Gate.WAITING if starting else Gate.SHARING
+        self._move(to, plan_window)
 
     def detach(self) -> None:
         """The table is unreachable: the local law takes over from the current rate."""
-        if self.mode is not Source.FLEET or self._local is None:
-            return
-        rate = self.rate
-        # Its own law is running already (the prober), or slow-starts now (the others of a
-        # starting fleet: their trickle is no rate to go on from).
-        if rate is not None and self._role is Role.SHARING:
-            self._local.restart_from(rate, self._clock.monotonic())
-        self.mode = Source.LOCAL
+        self._move(Gate.LOCAL)
+
+    def brake(self) -> None:
+        """Runs at the braked share until the fleet's next decision (see `_move`)."""
+        self._move(Gate.BRAKED)
 
     def limited(self, seconds: float | None = None) -> bool:
         """A call waited for its slot lately (`RateConfig.limited_seconds`): more rate would be
         used."""
         recent = self.config.limited_seconds if seconds is None else seconds
-        return self._clock.monotonic() - self._paced_at <= recent
+        return self._since_waited() <= recent
 
     def want(self) -> float:
         """Calls/s this worker could use: unbounded while its rate holds calls back (in slow
-        start, while it grows: a prober that stopped growing says so at its next heartbeat)."""
+        start, while it grows: a prober that stopped growing says so at its next heartbeat);
+        else what it sent over the last window."""
         law = self._law()
         recent = law.config.slow_start_limited_seconds if law and law.slow_start else None
         if self.limited(recent):
             return UNBOUNDED
         config = self.config
-        ok, thr = self.tally.recent(self._clock.monotonic(), config.want_seconds)
-        return max(config.min_want, (ok + thr) / config.want_seconds)
+        ok, thr = self.tally.recent(self._clock.monotonic(), config.window_seconds)
+        return max(config.min_want, (ok + thr) / config.window_seconds)
 
     # -- RateLimiter -----------------------------------------------------------------------
 
@@ -230,52 +232,73 @@ class QuotaLimiter:
     def grant(self) -> None:
         """The next call goes now: keeps the schedule while busy, restarts it after a pause.
         The calls it fell behind by (a caller woken late by a busy event loop, a slow answer,
-        a short receive) catch up at once, up to `RateConfig.catch_up_seconds` of its rate: what was
-        not sent refilled the bucket. Without it, every late wake-up loses slots, the rate no
-        longer says what is sent, and a law raising its rate while calls wait runs away from
-        the quota (one worker, wakes 20 ms late on average: 23% of its calls throttled), a
-        fleet's probe never gets its rate through (5 x 50/s held at 88%). Not where the bucket
-        is about empty (see `_catches_up`)."""
+        a short receive) catch up at once, up to `RateConfig.catch_up_seconds` of its rate:
+        what was not sent refilled the bucket. Without it, every late wake-up loses slots, the
+        rate no longer says what is sent, and a law raising its rate while calls wait runs away
+        from the quota. Not where the bucket is about empty: while a law slow-starts, on a
+        starting fleet's plan, on a braked share."""
         now = self._clock.monotonic()
         due = self.due()
         rate = self.rate
         gap = 1.0 / rate if rate else 0.0
-        credit = max(gap, self.config.catch_up_seconds) if self._catches_up() else gap
+        law = self._local if self.state is Gate.LOCAL else None
+        catches_up = self.state in (Gate.FIXED, Gate.SHARING) or (
+            law is not None and not law.slow_start
+        )
+        credit = max(gap, self.config.catch_up_seconds) if catches_up else gap
         self._last_grant = due if now - due < credit else now - credit + gap
-
-    def _catches_up(self) -> bool:
-        """Whether calls held up elsewhere may go at once (see `grant`): not while a law
-        slow-starts (nor on a starting fleet's plan: the bucket is about empty
-        there), nor on a share braked by a throttle (it has just run dry)."""
-        if self.mode is Source.FIXED:
-            return True
-        if self.mode is Source.LOCAL:
-            law = self._local
-            return law is not None and not law.slow_start
-        return self._role is Role.SHARING and self._braked is None
 
     def waited(self) -> None:
         """A caller had to wait for its slot: the rate is what holds calls back."""
         self._paced_at = self._clock.monotonic()
 
+    def sleeping(self, until: float | None) -> None:
+        """A caller sleeps until ``until`` (monotonic, inf: held) for its slot; None: it woke.
+        The rate holds calls back all the while."""
+        if until is not None or self._asleep_until is not None:
+            self.waited()
+        self._asleep_until = until
+
+    def _since_waited(self) -> float:
+        """Seconds since a caller last waited for its slot: none while one does."""
+        if self._asleep_until is not None:
+            return 0.0
+        return self._clock.monotonic() - self._paced_at
+
     async def acquire(self) -> None:
-        # One caller at a time waits for the next slot, and re-reads the rate when it wakes:
+        # One caller at a time waits for the next slot and re-reads the rate when it wakes:
         # callers queued behind it never hold slots computed from a rate that has since changed.
-        # It naps rather than sleeping until a slot computed from a low rate: a raised share
-        # (the fleet taking over from a trickle) applies within a nap.
         async with self._turn:
             while (wait := self.due() - self._clock.monotonic()) > 0:
-                self.waited()
-                await self._clock.sleep(min(wait, self.config.nap_seconds))
+                await self._sleep(wait)
             self.grant()
 
+    async def _sleep(self, seconds: float) -> None:
+        """Until the slot ``seconds`` away, or until a raised rate brings it nearer."""
+        self.sleeping(self._clock.monotonic() + seconds)
+        self._nearer.clear()
+        woken = asyncio.ensure_future(self._nearer.wait())
+        timer = None if math.isinf(seconds) else asyncio.ensure_future(self._clock.sleep(seconds))
+        try:
+            await asyncio.wait(
+                [f for f in (woken, timer) if f], return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            self.sleeping(None)
+            for future in (woken, timer):
+                if future is not None:
+                    future.cancel()
+
+    def _wake_if_nearer(self) -> None:
+        if self._asleep_until is not None and self.due() < self._asleep_until:
+            self._nearer.set()
+
     def _fed(self) -> LocalLaw | None:
-        """The law to feed: its own, but in a starting fleet only until its first throttle has
-        been measured. The worker then holds the quota it
-        measured until the fleet takes over, so the take-over starts from that measurement,
-        not from what later cuts left of it."""
+        """The law to feed: its own, but a prober's only until its first throttle has been
+        measured. The prober then holds the quota it measured until the fleet takes over, so
+        the take-over starts from that measurement, not from what later cuts left of it."""
         law = self._law()
-        if law is None or (self.mode is Source.FLEET and not law.slow_start):
+        if law is None or (self.state is Gate.PROBER and not law.slow_start):
             return None
         return law
 
@@ -283,7 +306,8 @@ class QuotaLimiter:
         now = self._clock.monotonic()
         self.tally.add(now, 1, 0, self._clock.time())
         if (law := self._fed()) is not None:
-            law.on_success(now, now - self._paced_at)
+            law.on_success(now, self._since_waited())
+            self._wake_if_nearer()
 
     def on_answer(self, seconds: float) -> None:
         if self._local is not None:
@@ -293,7 +317,7 @@ class QuotaLimiter:
         now = self._clock.monotonic()
         if repeated:
             self._repeated.append(now)
-            while self._repeated[0] < now - self.config.repeat_seconds:
+            while self._repeated[0] < now - self.config.window_seconds:
                 self._repeated.popleft()
         if repeated and not self._quota_throttles(now):
             # A command throttled on receive after receive while every other call gets
@@ -303,20 +327,13 @@ class QuotaLimiter:
         self.tally.add(now, 0, 1)
         if (law := self._fed()) is not None:
             law.on_throttle(now, sent_at)
-        elif self.mode is Source.FLEET:
-            self.brake()  # a no-op while its own law sets the rate
+        else:
+            self.brake()
 
     def _quota_throttles(self, now: float) -> bool:
         """Whether the quota is throttling lately: other calls were throttled too, or repeated
         throttles are no longer a few commands' (a backlog of retries behind a spent quota)."""
-        ok, throttled = self.tally.recent(now, self.config.repeat_seconds)
+        ok, throttled = self.tally.recent(now, self.config.window_seconds)
         repeated = len(self._repeated)
         share = self.config.repeat_share * (ok + throttled + repeated)
         return throttled > 0 or repeated >= share
-
-    def brake(self) -> None:
-        """Runs at the braked share until the fleet cuts (see `assign`)."""
-        if self._law() is not None:
-            return  # its own law sets the rate: it cut, or holds what it measured
-        if self._brake < 1.0 and self._braked is None and self._share:
-            self._braked = (self._plan_window, self._share)

@@ -332,7 +332,7 @@ class FleetMember:
         config = self.config
         tolerance = config.span_tolerance
         # No worker sends more than the whole fleet's rate: counts past it are not believed.
-        most = tolerance * max(plan.rate, plan.estimate or 0.0, self.config.join_rate)
+        most = tolerance * max(plan.rate, plan.estimate or 0.0, self.config.initial_rate)
         for member, (ok, thr, at) in counts.items():
             # A worker new in this window: its counts since it started.
             new = member not in self._base

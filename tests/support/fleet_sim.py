@@ -183,7 +183,8 @@ class _Worker:
         self.alive = True
         self.waiting = 0  # calls queued for the limiter
         self.retries = 0  # throttled calls to try again
-        self.granting = False  # a grant is scheduled
+        self.granting = False  # a caller waits for its slot
+        self.grant_at = math.inf  # when it wakes (`QuotaLimiter.acquire`'s one timer)
         self.calls = 0  # calls awaiting their answer
 
 
@@ -204,7 +205,6 @@ class _Run:
         self.sent: dict[tuple[int, float], float] = {}  # (worker, reply time) -> sent at
         self.random = random.Random(7)
         self.free = 0.0  # when the stack takes the next call (see `Spec.ceiling`)
-        self.nap = spec.config.nap_seconds
 
     def push(self, at: float, kind: str, index: int) -> None:
         heapq.heappush(self.events, (at, next(self.counter), kind, index))
@@ -274,6 +274,7 @@ class _Run:
         down = self.spec.table_down
         self.item.reachable = down is None or not down[0] <= at < down[1]
         _beat(worker.member, self.item)
+        self.nearer(index, worker)
         self.push(at + worker.member.config.heartbeat_seconds + worker.phase, "beat", index)
         worker.phase = 0.0
 
@@ -288,27 +289,37 @@ class _Run:
         worker.waiting += 1
         if not worker.granting:
             worker.granting = True
-            due = worker.limiter.due()
-            if due > at:
-                worker.limiter.waited()  # as `QuotaLimiter.acquire` before it sleeps
-            self.push(self.wake(max(at, min(due, at + self.nap))), "grant", index)
+            self.sleep(at, index, worker)
+
+    def sleep(self, at: float, index: int, worker: _Worker) -> None:
+        """`QuotaLimiter.acquire`: the waiting caller sleeps until its slot (none while held)."""
+        due = worker.limiter.due()
+        worker.limiter.sleeping(due if due > at else None)
+        worker.grant_at = self.wake(max(at, due)) if due < math.inf else math.inf
+        if worker.grant_at < math.inf:
+            self.push(worker.grant_at, "grant", index)
+
+    def nearer(self, index: int, worker: _Worker) -> None:
+        """A raised rate brought the slot nearer than the waiting caller sleeps: it wakes."""
+        if worker.granting and worker.limiter.due() < worker.grant_at:
+            self.sleep(self.clock.now, index, worker)
 
     def on_grant(self, at: float, index: int, worker: _Worker) -> None:
-        """`QuotaLimiter.acquire`: one caller at a time, re-reading the rate when it wakes."""
+        """The waiting caller wakes, re-reads the rate and goes, or sleeps again."""
+        if at != worker.grant_at:
+            return  # a timer it was woken before
         limiter = worker.limiter
-        due = limiter.due()
-        if due > at + 1e-9:  # the rate fell since (or is nil): nap towards the new slot
-            limiter.waited()
-            self.push(self.wake(min(due, at + self.nap)), "grant", index)
+        limiter.sleeping(None)
+        if limiter.due() > at + 1e-9:  # the rate fell since: sleep towards the new slot
+            self.sleep(at, index, worker)
             return
         limiter.grant()
         worker.waiting -= 1
         self.push(at, "send", index)
         if worker.waiting > 0:
-            limiter.waited()
-            self.push(self.wake(max(at, min(limiter.due(), at + self.nap))), "grant", index)
+            self.sleep(at, index, worker)
         else:
-            worker.granting = False
+            worker.granting, worker.grant_at = False, math.inf
 
     def on_send(self, at: float, index: int, worker: _Worker) -> None:
         served = at  # the stack takes calls in turn, at most ``ceiling`` a second
@@ -332,6 +343,7 @@ class _Run:
     def on_ok(self, at: float, index: int, worker: _Worker) -> None:
         self.answered(at, index, worker)
         worker.limiter.on_success()
+        self.nearer(index, worker)
         self.result.done_at.append(at)
         self.result.done_by[index] = self.result.done_by.get(index, 0) + 1
         self.push(at, "slot", index)
