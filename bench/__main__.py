@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--timeout", type=float, dest="timeout_seconds", help="per scenario, seconds")
     add("--idle-wait", type=int, default=20, help="long-poll wait of the idle check, seconds")
     add("--idle-periods", type=int, default=2, help="wait periods the idle check watches")
-    add("--profile", action="store_true", help="run load-scenario workers under pyinstrument")
+    add("--profile", action="store_true", help="load-scenario workers under a CPU-time profiler")
     add("--outage-seconds", type=float, default=900.0, help="outage/brownout: Cognito down")
     add("--brownout-error-rate", type=float, default=0.95, help="brownout: failing share")
     add("--fleets", type=_ints, default=None, help="fleet: worker counts, e.g. 1,3 (1,3,5,10)")

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from bench import ceiling
 from bench.aws import RawAws
 from bench.config import Scenario
+from bench.cpu_profile import Sampler
 from bench.feeder import Feeder
 from bench.procs import StackProcess, Usage, WorkerProcess, usage, worker_env
 from bench.tenants import tenants
@@ -55,7 +56,7 @@ class Run:
     worker_errors: int = 0
     max_depth: int = 0
     ceiling: ceiling.Ceiling | None = None
-    profiles: list[Path] = field(default_factory=list)
+    samplers: list[Sampler] = field(default_factory=list)  # --profile
 
 
 async def _queues(aws: RawAws, scenario: Scenario) -> tuple[str, str]:
@@ -95,17 +96,11 @@ async def _measure_ceiling(stack: StackProcess, admin: AdminClient, run: Run) ->
     )
 
 
-def _start_workers(
-    scenario: Scenario, env: dict[str, str], log_dir: Path, run: Run
-) -> list[WorkerProcess]:
-    workers = []
-    for i in range(scenario.workers):
-        profile = log_dir / f"profile-{scenario.name}-{i}.txt" if scenario.profile else None
-        if profile is not None:
-            run.profiles.append(profile)
-        log = log_dir / f"worker-{scenario.name}-{i}.log"
-        workers.append(WorkerProcess(env, log, profile))
-    return workers
+def _start_workers(scenario: Scenario, env: dict[str, str], log_dir: Path) -> list[WorkerProcess]:
+    return [
+        WorkerProcess(env, log_dir / f"worker-{scenario.name}-{i}.log")
+        for i in range(scenario.workers)
+    ]
 
 
 async def wait_ready(admin: AdminClient, workers: list[WorkerProcess]) -> None:
@@ -200,9 +195,12 @@ async def run_load(scenario: Scenario, log_dir: Path, disruption: Disruption | N
             if disruption is not None:
                 settings.update(disruption.settings(stack.env))
             admin.reset_counters()
-            workers = _start_workers(scenario, worker_env(stack.env, settings), log_dir, run)
+            workers = _start_workers(scenario, worker_env(stack.env, settings), log_dir)
             await wait_ready(admin, workers)
             pids = [w.pid for w in workers]
+            if scenario.profile:  # from the first receive on, as the CPU figures
+                prefixes = [log_dir / f"profile-{scenario.name}-{i}" for i in range(len(pids))]
+                run.samplers = [Sampler(pid, p) for pid, p in zip(pids, prefixes, strict=True)]
             run.ready = [usage(pid) for pid in pids]
             run.stack_start = usage(stack.pid)
             stack_before, own_before = admin.requests()["by_action"], dict(aws.counts)
@@ -216,6 +214,8 @@ async def run_load(scenario: Scenario, log_dir: Path, disruption: Disruption | N
             run.end = [usage(pid) for pid in pids]
             run.stack_end = usage(stack.pid)
             run.exit_codes = [w.stop() for w in workers]
+            for sampler, end, ready in zip(run.samplers, run.end, run.ready, strict=True):
+                sampler.finish(scenario.n, end.cpu_s - ready.cpu_s)
             stack_after, own_after = admin.requests()["by_action"], dict(aws.counts)
             own = _delta(own_after, own_before)
             run.worker_requests = {
