@@ -214,8 +214,8 @@ async def run_load(scenario: Scenario, log_dir: Path, disruption: Disruption | N
             run.end = [usage(pid) for pid in pids]
             run.stack_end = usage(stack.pid)
             run.exit_codes = [w.stop() for w in workers]
-            for sampler, end, ready in zip(run.samplers, run.end, run.ready, strict=True):
-                sampler.finish(scenario.n, end.cpu_s - ready.cpu_s)
+            for sampler, end, ready in zip(run.samplers, run.end, run.ready, strict=False):
+                sampler.finish(scenario.n, end.cpu_s - ready.cpu_s)  # none without --profile
             stack_after, own_after = admin.requests()["by_action"], dict(aws.counts)
             own = _delta(own_after, own_before)
             run.worker_requests = {
