@@ -77,8 +77,9 @@ def top(stacks: Path, commands: int, cpu_s: float, count: int = 15) -> str:
     a share of the samples and that share of ``cpu_s``, over the run and per command.
 
     The samples are scaled to the kernel's count of CPU time because on a busy machine a worker
-    that is ready to run but waits for a core is not idle to py-spy: the shares hold, the sample
-    count overstates the time.
+    that is ready to run but waits for a core is not idle to py-spy: the sample count overstates
+    the time, and the shares lean towards the lines where the kernel hands the core to another
+    process, right after a system call that wakes it (a socket's connect, write or close).
     """
     own, anywhere, total = tally(stacks)
     ms = 1000 * cpu_s / max(1, total)  # CPU milliseconds per sample
