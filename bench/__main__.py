@@ -6,6 +6,7 @@
     make bench ARGS="--scenario brownout --scenario soak -n 20000"
     make bench ARGS="--scenario fleet --fleets 1,3 --quotas 25 -n 400"   # fleets x quotas
     make bench ARGS="--scenario fair -n 1000"    # the same mix with and without tenant groups
+    make bench ARGS="--scenario latency --profile"   # + the worker's CPU by function (py-spy)
 
 Prints a table, then one JSON line per scenario, on stdout; progress goes to stderr. Exits 1 when a
 command was lost, applied twice or wrongly dead-lettered (or a scenario could not run), never for
