@@ -7,6 +7,7 @@
     make bench ARGS="--scenario fleet --fleets 1,3 --quotas 25 -n 400"   # fleets x quotas
     make bench ARGS="--scenario fair -n 1000"    # the same mix with and without tenant groups
     make bench ARGS="--scenario memory-soak -n 200000"   # the loop's memory, in-process
+    make bench ARGS="--scenario latency --profile"   # + the worker's CPU by function (py-spy)
 
 Prints a table, then one JSON line per scenario, on stdout; progress goes to stderr. Exits 1 when a
 command was lost, applied twice or wrongly dead-lettered (or a scenario could not run), never for
@@ -81,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--idle-periods", type=int, default=2, help="wait periods the idle check watches")
     add("--hold-seconds", type=float, default=20.0, help="hold: the window CPU is measured over")
     add("--memory-store-max", type=int, default=STORE_MAX, help="memory-soak: the store's bound")
-    add("--profile", action="store_true", help="run load-scenario workers under pyinstrument")
+    add("--profile", action="store_true", help="load-scenario workers under a CPU-time profiler")
     add("--outage-seconds", type=float, default=900.0, help="outage/brownout: Cognito down")
     add("--brownout-error-rate", type=float, default=0.95, help="brownout: failing share")
     add("--fleets", type=_ints, default=None, help="fleet: worker counts, e.g. 1,3 (1,3,5,10)")

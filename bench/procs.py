@@ -113,18 +113,10 @@ class StackProcess:
 
 
 class WorkerProcess:
-    """`python -m consumer run`, or the same under pyinstrument."""
+    """`python -m consumer run`."""
 
-    def __init__(
-        self,
-        env: dict[str, str],
-        log_path: Path,
-        profile_path: Path | None = None,
-    ) -> None:
-        command = [sys.executable]
-        if profile_path is not None:
-            command += ["-m", "pyinstrument", "-o", str(profile_path), "-r", "text"]
-        command += ["-m", "consumer", "run"]
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        command = [sys.executable, "-m", "consumer", "run"]
         with log_path.open("ab") as sink:
             self.process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
                 command, env=env, stdout=sink, stderr=sink

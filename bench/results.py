@@ -219,7 +219,7 @@ def figures(run: Run) -> dict[str, Any]:
     result["timeline_per_s"] = timeline(run)
     if run.ceiling is not None:
         result["stack_ceiling"] = run.ceiling.to_json()
-    if run.profiles:
-        result["profiles"] = [str(p) for p in run.profiles]
+    if run.samplers:
+        result["profiles"] = [str(s.prefix.with_suffix(".txt")) for s in run.samplers]
     result.update(correctness(run))
     return result

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from bench import ceiling
 from bench.aws import RawAws
 from bench.config import Scenario
+from bench.cpu_profile import Sampler
 from bench.feeder import Feeder
 from bench.procs import StackProcess, Usage, WorkerProcess, usage, worker_env
 from bench.tenants import tenants
@@ -59,7 +60,7 @@ class Run:
     worker_errors: int = 0
     max_depth: int = 0
     ceiling: ceiling.Ceiling | None = None
-    profiles: list[Path] = field(default_factory=list)
+    samplers: list[Sampler] = field(default_factory=list)  # --profile
 
 
 async def _queues(aws: RawAws, scenario: Scenario) -> tuple[str, str]:
@@ -99,17 +100,11 @@ async def _measure_ceiling(stack: StackProcess, admin: AdminClient, run: Run) ->
     )
 
 
-def _start_workers(
-    scenario: Scenario, env: dict[str, str], log_dir: Path, run: Run
-) -> list[WorkerProcess]:
-    workers = []
-    for i in range(scenario.workers):
-        profile = log_dir / f"profile-{scenario.name}-{i}.txt" if scenario.profile else None
-        if profile is not None:
-            run.profiles.append(profile)
-        log = log_dir / f"worker-{scenario.name}-{i}.log"
-        workers.append(WorkerProcess(env, log, profile))
-    return workers
+def _start_workers(scenario: Scenario, env: dict[str, str], log_dir: Path) -> list[WorkerProcess]:
+    return [
+        WorkerProcess(env, log_dir / f"worker-{scenario.name}-{i}.log")
+        for i in range(scenario.workers)
+    ]
 
 
 async def wait_ready(admin: AdminClient, workers: list[WorkerProcess]) -> None:
@@ -191,6 +186,14 @@ class Disruption(Protocol):
         ...
 
 
+def _samplers(scenario: Scenario, log_dir: Path, pids: list[int]) -> list[Sampler]:
+    """With --profile, one CPU sampler per worker, from the first receive on (as the figures)."""
+    if not scenario.profile:
+        return []
+    prefixes = [log_dir / f"profile-{scenario.name}-{i}" for i in range(len(pids))]
+    return [Sampler(pid, p) for pid, p in zip(pids, prefixes, strict=True)]
+
+
 async def run_load(scenario: Scenario, log_dir: Path, disruption: Disruption | None = None) -> Run:
     stack = StackProcess(
         log_dir / f"stack-{scenario.name}.log",
@@ -216,9 +219,10 @@ async def run_load(scenario: Scenario, log_dir: Path, disruption: Disruption | N
             if disruption is not None:
                 settings.update(disruption.settings(stack.env))
             admin.reset_counters()
-            workers = _start_workers(scenario, worker_env(stack.env, settings), log_dir, run)
+            workers = _start_workers(scenario, worker_env(stack.env, settings), log_dir)
             await wait_ready(admin, workers)
             pids = [w.pid for w in workers]
+            run.samplers = _samplers(scenario, log_dir, pids)
             run.ready = [usage(pid) for pid in pids]
             run.stack_start = usage(stack.pid)
             before, own_before = admin.requests(), dict(aws.counts)
@@ -232,6 +236,8 @@ async def run_load(scenario: Scenario, log_dir: Path, disruption: Disruption | N
             run.end = [usage(pid) for pid in pids]
             run.stack_end = usage(stack.pid)
             run.exit_codes = [w.stop() for w in workers]
+            for sampler, end, ready in zip(run.samplers, run.end, run.ready, strict=False):
+                sampler.finish(scenario.n, end.cpu_s - ready.cpu_s)  # none without --profile
             await _count_requests(run, admin, aws, (before, own_before))
             if "UNLINK_IDEMPOTENCY_TABLE" in settings:
                 items = await aws.scan(settings["UNLINK_IDEMPOTENCY_TABLE"])

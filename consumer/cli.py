@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import botocore.exceptions
@@ -134,10 +134,22 @@ def _parser() -> _Parser:
     return parser
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop wherever it is installed (all but Windows): the worker's sockets, timers and
+    callbacks then run in C, where asyncio's own loop spends a quarter of the worker's CPU per
+    command in Python; None (asyncio's loop) elsewhere."""
+    try:
+        import uvloop  # noqa: PLC0415  # optional on platforms without it
+    except ModuleNotFoundError:
+        return None
+    return uvloop.new_event_loop
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = flags.load(flags.given(args))
     logs.configure(settings.log_format, settings.log_level)
-    asyncio.run(app.run(settings, until_idle=args.until_idle))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(app.run(settings, until_idle=args.until_idle))
     return 0
 
 

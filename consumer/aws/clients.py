@@ -62,6 +62,13 @@ CONFIGS: dict[Service, Callable[[Settings], AioConfig]] = {
 }
 
 
+# The worker's requests are built from what it has already checked: commands validated by their
+# pydantic model (every constraint botocore's validator checks, and stricter ones), receipt handles
+# and queue URLs SQS and the settings gave, keys the worker made. botocore's second validation of
+# each request finds nothing and costs CPU on every call; the operator tools keep it.
+WORKER_VALIDATION = AioConfig(parameter_validation=False)
+
+
 def region_of(settings: Settings, session: AioSession) -> str:
     """The setting, else the AWS configuration's; a one-line error when there is neither."""
     region = settings.region or session.get_config_variable("region")
@@ -72,22 +79,38 @@ def region_of(settings: Settings, session: AioSession) -> str:
 
 @overload
 def client(
-    service: Literal["sqs"], settings: Settings, session: AioSession | None = None
+    service: Literal["sqs"],
+    settings: Settings,
+    session: AioSession | None = None,
+    extra: AioConfig | None = None,
 ) -> AbstractAsyncContextManager[SQSClient]: ...
 @overload
 def client(
-    service: Literal["cognito-identity"], settings: Settings, session: AioSession | None = None
+    service: Literal["cognito-identity"],
+    settings: Settings,
+    session: AioSession | None = None,
+    extra: AioConfig | None = None,
 ) -> AbstractAsyncContextManager[CognitoIdentityClient]: ...
 @overload
 def client(
-    service: Literal["dynamodb"], settings: Settings, session: AioSession | None = None
+    service: Literal["dynamodb"],
+    settings: Settings,
+    session: AioSession | None = None,
+    extra: AioConfig | None = None,
 ) -> AbstractAsyncContextManager[DynamoDBClient]: ...
 def client(
-    service: Service, settings: Settings, session: AioSession | None = None
+    service: Service,
+    settings: Settings,
+    session: AioSession | None = None,
+    extra: AioConfig | None = None,
 ) -> AbstractAsyncContextManager[Any]:
-    """One client for ``service``, closed on exit: `async with client("sqs", settings) as sqs`."""
+    """One client for ``service``, closed on exit: `async with client("sqs", settings) as sqs`.
+
+    ``extra``: options merged over the service's configuration (`WORKER_VALIDATION`)."""
     session = session or get_session()
     config = CONFIGS[service](settings)
+    if extra is not None:
+        config = config.merge(extra)
     return session.create_client(service, region_name=region_of(settings, session), config=config)
 
 
@@ -102,13 +125,17 @@ class Clients:
 async def open_clients(
     settings: Settings, session: AioSession | None = None
 ) -> AsyncIterator[Clients]:
-    """One session and one long-lived client per service for the worker's lifetime."""
+    """One session and one long-lived client per service for the worker's lifetime, without
+    botocore's parameter validation (`WORKER_VALIDATION`)."""
     session = session or get_session()
     region_of(settings, session)  # a missing region is one error before any client opens
+    extra = WORKER_VALIDATION
     async with contextlib.AsyncExitStack() as stack:
-        sqs = await stack.enter_async_context(client("sqs", settings, session))
-        cognito = await stack.enter_async_context(client("cognito-identity", settings, session))
+        sqs = await stack.enter_async_context(client("sqs", settings, session, extra))
+        cognito = await stack.enter_async_context(
+            client("cognito-identity", settings, session, extra)
+        )
         dynamodb = None
         if settings.idempotency_table:
-            dynamodb = await stack.enter_async_context(client("dynamodb", settings, session))
+            dynamodb = await stack.enter_async_context(client("dynamodb", settings, session, extra))
         yield Clients(sqs, cognito, dynamodb)
