@@ -13,7 +13,7 @@ the whole run (cold start included). A mechanism whose removal worsens no worst 
 than 0.5 points of rate or 0.2 points of throttled calls does not earn its place.
 
     python -m bench.ablation                  # the whole matrix, every mechanism (minutes)
-    python -m bench.ablation --only brake,creep --seconds 60
+    python -m bench.ablation --only brake,catch-up --seconds 60
     python -m bench.ablation --only none      # as built only (seconds)
 """
 
@@ -47,7 +47,6 @@ def _alone(_: FleetLaw, plan: Plan, __: Window) -> float:
 MECHANISMS: dict[str, dict[str, Any]] = {
     "brake": {"brake": 1.0},  # a throttle between two decisions brakes nobody
     "catch-up": {"catch_up_seconds": 0.0},  # a caller behind its schedule loses its slots
-    "creep": {"creep": 0.0},  # the estimate waits for the next probe
     "probe growth": {"probe_growth": 1.0},  # a probe keeps its first step
     "flat probe windows": {"probe_flat_windows": 0},  # a probe's step grows from its first
     "probe history": {"probe_history": 0},  # a probe's throttle measures its own window only

@@ -12,7 +12,7 @@ class Mode(enum.StrEnum):
     """The fleet's plan: how its rate is decided."""
 
     STARTUP = "startup"  # a cold fleet: one worker slow-starts for it, the others wait or join
-    CRUISE = "cruise"  # just below the learned quota, creeping up
+    CRUISE = "cruise"  # just below the learned quota
     PROBE = "probe"  # a little above it, to find a raised quota
     FIXED = "fixed"  # a known quota: never adapted
 
@@ -60,9 +60,8 @@ class RateConfig:
     # over the last one, and a repeated throttle is judged over it
     margin: float = 0.02  # cruise this far below the estimate; a light throttle steps it down
     # by this, a heavy one in a probe by at most three times this
-    creep: float = 0.005  # each quiet cruising window raises the estimate by this share
     probe_every_seconds: float = 20.0  # quiet cruising before a probe
-    probe_step: float = 0.04  # a probe sends this share above the estimate...
+    probe_step: float = 0.03  # a probe sends this share above the estimate...
     probe_flat_windows: int = 3  # ...for this many windows (long enough to empty the burst)...
     probe_growth: float = 2.0  # ...then each quiet window multiplies the step...
     max_probe_step: float = 4.0  # ...up to this

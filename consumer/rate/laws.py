@@ -261,12 +261,7 @@ class FleetLaw:
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = plan.quiet_seconds + window.seconds
         if plan.mode is Mode.CRUISE and quiet < config.probe_every_seconds:
-            # Creep up meanwhile: a low measurement does not hold the fleet down until the
-            # next probe, and creeping past the quota empties the burst slowly, a throttle or
-            # two at a time.
-            estimate *= 1.0 + config.creep
-            rate = estimate * (1.0 - config.margin)
-            return replace(nxt, rate=rate, estimate=estimate, quiet_seconds=quiet)
+            return replace(nxt, quiet_seconds=quiet)
         # Probe: a little above the estimate, long enough to empty the bucket's burst; a probe
         # that still meets no throttle means the quota was raised: the step then grows.
         probing = plan.probing + 1 if plan.mode is Mode.PROBE else 1
