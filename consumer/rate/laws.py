@@ -1,21 +1,11 @@
-"""The rate decisions of a fleet sharing one unpublished token-bucket quota: pure, clock-free.
+"""The rate decisions for one unpublished token-bucket quota, fed with counts of accepted and
+throttled calls, never with timers of their own (docs/rate-control.md, "How it works").
 
-Both laws are fed with counts of accepted and throttled calls, never with timers of their own
-(docs/rate-control.md, "How it works"):
-
-- `LocalLaw`, one worker on its own: slow start, measured at its first throttle by the bucket
-  that has just run dry (`dry_bucket_bound`), then a small raise per success (``gain``) and a
-  larger cut per overshoot (``cut``), which balance where about ``gain / cut`` (~1%) of calls
-  are throttled, whatever the number of workers: every sender behind an empty bucket sees the
-  same throttled share.
-- `FleetLaw`, one decision per window for the whole fleet (the table's leader takes it): while
-  the fleet is throttled, what got through is the bucket's refill rate, the quota; the fleet
-  cruises just below it and probes above it on a schedule. A cold fleet slow-starts as one
-  sender (N at once would be N overshoots); a window after its first throttle the leader
-  takes over.
-
-`max_min_shares` splits the fleet's rate: a worker that wants less than an even split gets
-what it wants, the rest is shared evenly by the others.
+`LocalLaw` is one worker on its own: slow start, measured at its first throttle by the bucket
+that has just run dry, then a small raise per success and a larger cut per overshoot, which
+balance at about ``gain / cut`` of calls throttled whatever the number of workers. `FleetLaw`
+takes one decision per window for the whole fleet: while the fleet is throttled, what got
+through is the bucket's refill rate, the quota; it cruises just below and probes above it.
 """
 
 from __future__ import annotations
@@ -33,17 +23,15 @@ UNBOUNDED: Final = math.inf  # a worker's want while its rate holds calls back
 
 
 def dry_bucket_bound(since: Iterable[tuple[float, float]], depth: float) -> float:
-    """The largest lower bound of the quota a bucket that has just run dry gives, from
-    (calls accepted since ``t``, seconds since ``t``) for earlier times ``t``: full at ``t``,
-    it let through at most ``quota * (seconds + depth)``, ``depth`` its burst in seconds."""
+    """The quota's largest lower bound from (calls accepted since ``t``, seconds since ``t``) of
+    a bucket just run dry: full at ``t``, it let through at most ``quota * (seconds + depth)``."""
     return max((calls / (seconds + depth) for calls, seconds in since), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """A worker's accepted calls per wall-clock slot (`RateConfig.slot_seconds`), from slot
-    ``first`` on (slot ``k`` covers ``k * slot_seconds`` to the next): every worker's slots are
-    the same times, so the fleet's timeline is their sum."""
+    """A worker's accepted calls per wall-clock slot from slot ``first`` on: every worker's slots
+    are the same times, so the fleet's timeline is their sum."""
 
     first: int
     counts: tuple[int, ...]
@@ -52,13 +40,10 @@ class Timeline:
 def timelines_bound(
     timelines: Iterable[Mapping[int, int]], depth: float, slot_seconds: float
 ) -> float:
-    """The largest lower bound of the quota a fleet's timelines (slot -> successes, one per
-    worker) give: the calls the fleet got
-    through from the start of any slot to the end of any later one, over that span plus the
-    bucket's depth (a bucket never holds more than its depth, so any span gives one; the span
-    from the last time the bucket was full to the first time it ran dry gives the quota, to a
-    slot's calls). Taken at the first throttle, whenever the leader looks: the seconds the
-    fleet braked or the stack stalled after it only give smaller ones."""
+    """The quota's largest lower bound from the workers' timelines (slot -> successes): the calls
+    the fleet got through over any span of slots, over the span plus the bucket's depth. The
+    span from the bucket's last full moment to its first dry one gives the quota, to a slot's
+    calls; seconds braked or stalled after the first throttle only give smaller bounds."""
     fleet: dict[int, int] = {}
     for timeline in timelines:
         for slot, count in timeline.items():
@@ -91,19 +76,16 @@ class LocalLaw:
         return self.phase is Phase.SLOW_START
 
     def _steady(self) -> None:
-        """The law's one transition: out of slow start, at its first throttle or when it
-        restarts from a rate learned elsewhere."""
+        """The law's one transition: out of slow start (a first throttle, or a learned rate)."""
         self._accepted.clear()
         self.phase = Phase.STEADY
 
     def on_answer(self, seconds: float) -> None:
-        """An answer came back ``seconds`` after its call left: the round trip slow start is
-        timed by."""
-        self.round_trip = seconds
+        self.round_trip = seconds  # slow start is timed by it
 
     def doubling_seconds(self) -> float:
-        """How often slow start doubles: every calls sent in the round trip before the first
-        throttle comes back are more throttles, so a slow answer slows the doubling."""
+        """Calls sent in the round trip before the first throttle returns are more throttles:
+        a slow answer slows the doubling."""
         config = self.config
         round_trips = config.slow_start_round_trips * (self.round_trip or 0.0)
         return max(config.slow_start_doubling_seconds, round_trips)
@@ -136,8 +118,7 @@ class LocalLaw:
         self.rate *= 1.0 + config.gain
 
     def measured_quota(self, now: float) -> float:
-        """The largest lower bound of the quota the calls accepted in slow start give, for a
-        bucket that has just run dry (see `dry_bucket_bound`)."""
+        """What slow start's successes say of the quota, the bucket just run dry."""
         since = ((calls, now - at) for calls, at in enumerate(reversed(self._accepted), start=1))
         return dry_bucket_bound(since, self.config.burst_seconds)
 
@@ -146,9 +127,7 @@ class LocalLaw:
         config = self.config
         if sent_at is not None and sent_at <= self._last_cut:
             return False  # left before the last cut: the same overshoot
-        if self.phase is Phase.SLOW_START:
-            # The bucket's burst hid how far slow start went: measure instead (see the module
-            # docstring).
+        if self.phase is Phase.SLOW_START:  # the burst hid how far it went: measure instead
             self.rate = min(self.rate, self.measured_quota(now))
             self._steady()
         else:
@@ -167,9 +146,7 @@ class Window:
     throttled: float  # calls/s answered with a throttle
     limited: bool  # some worker's rate held its calls back
     running: float | None = None  # calls/s the workers' own rates add up to, while starting
-    bound: float | None = None  # the fleet's calls accepted since it started or since a
-    # recent window, over the seconds since plus the bucket's depth: a lower bound of the
-    # quota, tight when the bucket was full then (see `LocalLaw`)
+    bound: float | None = None  # the quota's lower bound from the timelines, while starting
     prober_limited: bool = True  # the worker slow-starting for a cold fleet could send more
     throttled_since_start: bool = False  # some worker has met a throttle since it started
     held: float | None = None  # the prober's rate once its first throttle measured the quota
@@ -186,21 +163,17 @@ class Plan:
     quiet_seconds: float = 0.0  # cruising without a throttle since the last cut
     step: float = 0.0  # the probe's current step above the estimate
     probing: int = 0  # windows the current probe has lasted
-    probed: tuple[tuple[float, float], ...] = ()  # the current probe's windows, latest last:
-    # (calls the fleet got through, seconds), at most `RateConfig.probe_history` of them
-    fresh: bool = False  # just taken over or cut: light throttles in the next window may
-    # predate the decision
+    probed: tuple[tuple[float, float], ...] = ()  # the probe's (calls through, seconds) per window
+    fresh: bool = False  # just decided: the next window's light throttles may predate it
 
 
 def brake_for(plan: Plan, config: RateConfig) -> float:
-    """What a worker's share falls to at its first throttle under ``plan``, before the fleet
-    decides: back to where the plan came from (the estimate)."""
+    """A worker's share at its first throttle, until the next decision: back to the estimate."""
     if plan.mode is Mode.FIXED or config.brake >= 1.0:
         return 1.0  # a configured rate never brakes (nor any, with the brake switched off)
     if plan.mode is Mode.STARTUP:
-        # The others, joined in at up to twice what got through: at the first throttle they
-        # stop until the leader takes over (a window on), while the prober holds what it
-        # measured. Halved, three workers at 50/s still sent 95/s into the empty bucket.
+        # The others stop until the take-over while the prober holds what it measured: halved,
+        # three workers at 50/s still sent 95/s into the empty bucket.
         return 0.0
     if plan.mode is Mode.PROBE:
         return (1.0 - config.margin) / (1.0 + plan.step)
@@ -218,14 +191,11 @@ class FleetLaw:
         self.config = config or RateConfig()
 
     def window_seconds(self, plan: Plan) -> float:
-        """How long the window of a decision on ``plan`` lasts."""
-        if plan.mode is Mode.STARTUP:
-            return self.config.heartbeat_seconds
-        return self.config.window_seconds
+        config = self.config
+        return config.heartbeat_seconds if plan.mode is Mode.STARTUP else config.window_seconds
 
     def _busy(self, window: Window) -> bool:
-        """Throttled for much of the window: what got through is then the bucket's refill
-        rate, the quota, measured."""
+        """Throttled for much of the window: what got through is the refill rate, the quota."""
         sent = window.accepted + window.throttled
         return window.throttled > 0 and window.throttled >= self.config.busy_fraction * sent
 
@@ -237,22 +207,18 @@ class FleetLaw:
         config = self.config
         number = plan.window + 1
         nxt = replace(plan, window=number, fresh=False)
-        # Light throttles counted in the short window after a take-over or cut were mostly sent
-        # before the workers heard of it; heavy ones measure the quota whenever they were sent.
+        # Light throttles just after a decision were mostly sent before the workers heard of it.
         stale = plan.fresh and window.throttled > 0 and not self._busy(window)
         if plan.mode is Mode.FIXED or stale:
             return nxt
         if plan.mode is Mode.STARTUP:
             if plan.estimate is None and not (window.throttled or window.throttled_since_start):
                 return replace(nxt, rate=self._join(plan, window))
-            if plan.estimate is None:
-                # The bucket has just run dry: the fleet's own bound is tight now; kept for
-                # the take-over a window on.
+            if plan.estimate is None:  # just run dry: the fleet's bound is tight now, kept
                 return replace(nxt, estimate=window.bound or 0.0)
             if not window.limited and window.throttled == 0:
                 return nxt  # short of work: nothing measured
-            estimate, exact = self._take_over(plan, window)
-            # A lower bound rather than a measurement: probe above it at once.
+            estimate, exact = self._take_over(plan, window)  # a lower bound: probe at once
             return self._cruise(estimate, 0.0 if exact else config.probe_every_seconds, number)
         if window.throttled > 0:
             return self._cruise(*self._cut(plan, window), number)
@@ -262,8 +228,7 @@ class FleetLaw:
         quiet = plan.quiet_seconds + window.seconds
         if plan.mode is Mode.CRUISE and quiet < config.probe_every_seconds:
             return replace(nxt, quiet_seconds=quiet)
-        # Probe: a little above the estimate, long enough to empty the bucket's burst; a probe
-        # that still meets no throttle means the quota was raised: the step then grows.
+        # Probe a little above, long enough to empty the burst; unthrottled, the step grows.
         probing = plan.probing + 1 if plan.mode is Mode.PROBE else 1
         step = plan.step if plan.mode is Mode.PROBE else config.probe_step
         probed: tuple[tuple[float, float], ...] = ()
@@ -283,10 +248,7 @@ class FleetLaw:
         )
 
     def _cruise(self, estimate: float, quiet: float, number: int) -> Plan:
-        """Cruise just below a new estimate. The next window checks it (``fresh``): its light
-        throttles may have been sent before the workers heard of the decision, and if it is
-        still throttled throughout, it measures the refill rate alone (a window that began with
-        a full bucket let its burst through too)."""
+        """Cruise just below a new estimate (or probe above a lower bound at once)."""
         config = self.config
         if quiet >= config.probe_every_seconds:  # a lower bound: probe above it at once
             rate, step = estimate * (1.0 + config.probe_step), config.probe_step
@@ -295,14 +257,10 @@ class FleetLaw:
         return Plan(rate, estimate, Mode.CRUISE, number, quiet_seconds=quiet, fresh=True)
 
     def _join(self, plan: Plan, window: Window) -> float:
-        """The others' rate while one worker slow-starts for a cold fleet and no throttle has
-        come back: nil while the prober alone can use more; once it can send no more (its own
-        ceiling, not the quota's), or still waits for its slots `startup_alone_windows` on (short
-        receives of ten at once make calls wait at any rate), the others join in, doubling each
-        window, but never past twice what the last window got through, even after a quicker
-        one: a stack that carries no more would otherwise let the rate run up unseen, then
-        burst when it speeds up. (Whether a step got through shows two heartbeats later, too
-        late to wait for at each step.) A window the stack stalled through halves it at most."""
+        """The others' rate while the prober slow-starts unthrottled: nil while it alone can use
+        more; once it can send no more, or still waits `startup_alone_windows` on, they join in,
+        doubling each window but never past twice what got through (a stack that carries no
+        more would let the rate run up unseen, then burst), halving at most on a stall."""
         alone = plan.window < self.config.startup_alone_windows
         if not window.limited or (window.prober_limited and alone):
             return plan.rate
@@ -312,23 +270,16 @@ class FleetLaw:
         return max(self.config.initial_rate, rate)
 
     def _take_over(self, plan: Plan, window: Window) -> tuple[float, bool]:
-        """The fleet's first estimate, a window after its first throttle, from what the workers
-        run at: no more than the fleet sent then; and whether it was measured exactly."""
+        """The fleet's first estimate, a window after its first throttle; and whether it was
+        measured exactly (throttled throughout: what got through is the quota)."""
         config = self.config
         assert plan.estimate is not None  # the fleet's bound, kept at the first throttle
         sent = window.accepted + window.throttled
         running = window.running if window.running is not None else sent
-        # Throttled throughout, what got through is the bucket's refill rate, the quota; else
-        # the laws' sum is a lower bound of it (but for a throttled window, with the burst
-        # spent, little more than got through).
         exact = self._busy(window)
         if window.held is not None and plan.rate == 0.0:
-            bound = window.held  # the quota as one sender measured it (a window's count of
-            # calls is a call or so off, a tenth of a quota of 10/s)
-        elif plan.rate > 0.0:
-            # The others joined in, the stack holding the fleet under the quota (the bucket
-            # full) until it sped up: the fleet's own bound is tight, and a window's count holds
-            # the burst.
+            bound = window.held  # as the prober measured it: a window's count is a call off
+        elif plan.rate > 0.0:  # the others joined in: a window's count holds the burst
             exact = False
             bound = max(window.bound or 0.0, plan.estimate)
         else:
@@ -339,39 +290,26 @@ class FleetLaw:
         return max(config.min_rate, window.accepted if exact else bound), exact
 
     def _cut(self, plan: Plan, window: Window) -> tuple[float, float]:
-        """A throttled window: a new estimate to cruise below, and the quiet seconds it counts
-        as (a growing probe that found more probes again at once).
-
-        The bucket ran dry, so what got through is its refill rate: the quota, measured. The
-        measurement is exact when the window was throttled throughout and noisy (a call more or
-        less per worker, and workers brake inside the window) otherwise, so it replaces the
-        estimate only when it says more than the noise: on a heavily throttled window, or when
-        a growing probe found more. A light throttle while cruising says the quota is a little
-        under the cruise: a step down.
-        """
+        """A throttled window: a new estimate, and the quiet seconds it counts as (a growing
+        probe that found more probes again at once). What got through measures the quota,
+        exactly when throttled throughout, else to the noise (workers brake inside the window):
+        it replaces the estimate only then, or when a probe found more. A light throttle while
+        cruising steps down."""
         config = self.config
         margin = config.margin
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         if self._busy(window) and plan.mode is Mode.PROBE:
-            # Throttled for much of a probe's window, the fleet measured a raised quota when
-            # it got more than the estimate through. Less, and the window may hold a stall of
-            # the stack or the workers' brake as much as a lowered quota: one step down only,
-            # and cruising windows throttled throughout follow a lowered quota the rest of
-            # the way.
+            # Less than the estimate may be a stall or the brake as much as a lowered quota:
+            # one step down; cruising windows throttled throughout follow the rest of the way.
             floor = estimate * (1.0 - 3 * margin)
             above = window.accepted >= estimate
             return (window.accepted if above else max(window.accepted, floor)), 0.0
         if self._busy(window):
-            # Throttled throughout while sending under the estimate, the fleet got less than
-            # the estimate through; a count above it holds calls sent before the window
-            # (each worker's counts span its own heartbeats): a lower estimate only.
+            # A count above the estimate holds calls sent before the window: lower only.
             return min(estimate, window.accepted), 0.0
         if plan.mode is Mode.PROBE:
-            # Within the probe's step of the estimate, cruise below it again; a growing probe
-            # may have found a raised quota: what it got through since the start of each of
-            # its windows, over the time since plus the bucket's depth, says so (as slow
-            # start's first throttle measures, see `LocalLaw`), not the throttled window's own
-            # rate: that holds the burst refilled while the fleet cruised below the quota.
+            # What the probe got through since each of its windows began says whether it found
+            # more (the window's own rate holds the burst refilled while cruising).
             windows = (*plan.probed, (window.accepted * window.seconds, window.seconds))
             since = accumulate(reversed(windows), lambda a, b: (a[0] + b[0], a[1] + b[1]))
             bound = dry_bucket_bound(since, config.burst_seconds)
@@ -380,19 +318,15 @@ class FleetLaw:
         return min(estimate * (1.0 - margin), stepped), 0.0
 
 
-def max_min_shares(capacity: float, wants: Mapping[str, float]) -> dict[str, float]:
-    """Water-filling: the smallest wants are met first, the rest is shared evenly."""
-    shares: dict[str, float] = {}
-    left = max(0.0, capacity)
-    pending = sorted(wants.items(), key=lambda item: item[1])
-    while pending:
-        even = left / len(pending)
-        member, want = pending[0]
+def split_level(rate: float, wants: Iterable[float]) -> float:
+    """The max-min fair split of ``rate`` as one level: each worker takes the smaller of its
+    want and the level. What nobody wants goes evenly on top, so a want that grows before the
+    next split takes no more than its part."""
+    pending = sorted(wants)
+    left = max(0.0, rate)
+    for met, want in enumerate(pending):
+        even = left / (len(pending) - met)
         if want >= even:
-            for other, _ in pending:
-                shares[other] = even
-            return shares
-        shares[member] = want
+            return even
         left -= want
-        pending.pop(0)
-    return shares
+    return pending[-1] + left / len(pending) if pending else rate

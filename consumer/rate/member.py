@@ -38,7 +38,7 @@ from consumer.rate.laws import (
     Window,
     brake_for,
     fixed_plan,
-    max_min_shares,
+    split_level,
     timelines_bound,
 )
 from consumer.rate.limiter import QuotaLimiter
@@ -115,16 +115,6 @@ class FleetTable(Protocol):
     async def members(self) -> dict[str, MemberEntry]: ...
 
     async def leave(self, member: str) -> None: ...
-
-
-def split_level(rate: float, wants: dict[str, float]) -> float:
-    """The max-min fair split of ``rate`` as one level: every worker takes the smaller of its
-    want and the level. What nobody wants goes evenly on top, so a worker whose want grows
-    before the next split takes no more than its part of the rate."""
-    shares = max_min_shares(rate, wants)
-    if not shares:
-        return rate
-    return max(shares.values()) + max(0.0, rate - sum(shares.values())) / len(shares)
 
 
 class FleetMember:
@@ -296,7 +286,7 @@ class FleetMember:
         wants = {m: e.want for m, e in live.items() if m != prober}
         if prober is None:
             wants[self.member] = self.limiter.want()
-        level = split_level(plan.rate, wants)
+        level = split_level(plan.rate, wants.values())
         new = PlanRecord(plan, self._clock.time(), self.member, level, len(live), self._joins)
         changed = (plan.rate, plan.mode, level, len(live)) != (
             record.plan.rate,

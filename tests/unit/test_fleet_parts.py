@@ -22,7 +22,7 @@ from consumer.rate.laws import (
     Window,
     brake_for,
     fixed_plan,
-    max_min_shares,
+    split_level,
     timelines_bound,
 )
 from consumer.rate.limiter import QuotaLimiter, Tally
@@ -33,7 +33,6 @@ from consumer.rate.member import (
     MemberEntry,
     Outbox,
     PlanRecord,
-    split_level,
 )
 from consumer.settings import Settings
 from consumer.tools.fleet import render, summarize
@@ -41,16 +40,11 @@ from tests.fakes import FakeClock
 from tests.support.fleet_sim import Bucket
 
 
-def test_max_min_shares_meet_small_wants_and_split_the_rest_evenly() -> None:
-    shares = max_min_shares(30.0, {"a": 2.0, "b": UNBOUNDED, "c": UNBOUNDED, "d": 4.0})
-    assert shares == {"a": 2.0, "d": 4.0, "b": 12.0, "c": 12.0}
-    assert max_min_shares(9.0, {"a": UNBOUNDED, "b": UNBOUNDED, "c": UNBOUNDED}) == {
-        "a": 3.0,
-        "b": 3.0,
-        "c": 3.0,
-    }
-    # Wants below the rate are met (they already carry headroom); the rest stays unused.
-    assert max_min_shares(10.0, {"a": 1.0, "b": 2.0}) == {"a": 1.0, "b": 2.0}
+def test_the_split_meets_small_wants_and_shares_the_rest_evenly() -> None:
+    assert split_level(30.0, [2.0, UNBOUNDED, UNBOUNDED, 4.0]) == 12.0  # 2, 4, 12 and 12
+    assert split_level(9.0, [UNBOUNDED] * 3) == 3.0
+    # Wants below the rate are met, and what is left goes evenly on top: 1 + 3.5, 2 + 3.5.
+    assert split_level(10.0, [1.0, 2.0]) == 5.5
 
 
 def test_a_heavily_throttled_window_measures_the_quota_as_the_accepted_rate() -> None:
@@ -396,11 +390,11 @@ def test_a_want_that_grows_between_two_splits_waits_for_the_next_one() -> None:
 
 
 def test_the_split_is_one_level_each_worker_takes_up_to() -> None:
-    assert split_level(30.0, {"a": UNBOUNDED, "b": UNBOUNDED, "c": 2.0}) == 14.0
+    assert split_level(30.0, [UNBOUNDED, UNBOUNDED, 2.0]) == 14.0
     # Nobody wants it all: what is left goes evenly on top, so equal wants that grow before
     # the next split add up to the rate at most.
-    assert split_level(30.0, {"a": 4.0, "b": 4.0, "c": 4.0}) == 10.0
-    assert split_level(30.0, {}) == 30.0
+    assert split_level(30.0, [4.0, 4.0, 4.0]) == 10.0
+    assert split_level(30.0, []) == 30.0
 
 
 def test_a_prober_that_can_send_no_more_has_the_others_join_in_doubling_each_window() -> None:
