@@ -1,21 +1,12 @@
 """Workers that share one quota agree on it through the table they already share, at a cost per
-heartbeat that does not grow with the fleet.
+heartbeat that does not grow with the fleet (docs/rate-control.md, "A fleet").
 
-Each heartbeat a worker writes its own entry (its counts, what it wants, its share) and reads the
-plan item. The leader, the plan's author, writes the plan at each of its heartbeats and reads every
-worker's entry once per window: it turns their counts into the fleet's decision (`FleetLaw`) and
-the max-min fair level of the split (each worker takes the smaller of its want and the level).
-A cold fleet slow-starts one worker, the leader, while the others wait. A worker throttled in a
-probe (or while the fleet starts) adds its throttles to the plan item's count: every worker that
-sees the count grow brakes.
-
-No host's clock is trusted by another: the plan is live while its pulse (bumped at each of the
-leader's writes) changes, by the reader's clock, and a plan unchanged for ``expiry_seconds`` is
-taken over by the first worker whose write, conditioned on that pulse, lands; a worker whose
-``seq`` the leader sees unchanged as long is dead. A joining worker waits with a nil share until
-the plan counts its join. When the table cannot be reached, the worker keeps its last share,
-then steers on its own (`LocalLaw`) and joins again when the table answers. This module decides;
-`consumer.rate.coordinator` does the I/O.
+Each heartbeat a worker writes its own entry and reads the plan item. The leader, the plan's
+author, writes the plan and reads every entry once per window: their counts make the fleet's
+decision (`FleetLaw`) and the split's level. A throttle in a probe or a start is added to the plan
+item's count, and every worker that sees it grow brakes. No host's clock is trusted by another:
+the plan lives while its pulse changes, a worker while its ``seq`` does, each timed by the
+reader's own clock. This module decides; `consumer.rate.coordinator` does the I/O.
 """
 
 from __future__ import annotations
@@ -200,7 +191,6 @@ class FleetMember:
         return self._last
 
     def outbox(self) -> Outbox:
-        """What the next heartbeat writes besides this worker's entry."""
         plan: PlanRecord | None = None
         wall = self._clock.time()
         if self._claim is not None:
@@ -218,9 +208,8 @@ class FleetMember:
         self._joined = None
 
     def absorb(self, board: Board, sent: Outbox) -> bool:
-        """Takes in the plan item a heartbeat read: the plan, its liveness, our share. True when
-        this worker leads and must read the workers now (a window is up, it has just taken the
-        lead, or a worker joined or left)."""
+        """Takes in the plan item a heartbeat read. True when this worker leads and must read
+        the workers now (a window is up, it has just taken the lead, or the roster changed)."""
         now = self._clock.monotonic()
         if sent.join or board.dropped:
             self._joined = None if board.dropped else board.joins
@@ -245,9 +234,7 @@ class FleetMember:
         others, self._signals = board.throttles - last - sent.throttles, board.throttles
         self._assign()
         if others > 0 and self._mode() in (Mode.PROBE, Mode.STARTUP):
-            # The probe (or the start) found the quota: every worker brakes, not only the
-            # ones throttled (one by one, each would meet a throttle of its own first).
-            self.limiter.brake()
+            self.limiter.brake()  # all at once, rather than each at a throttle of its own
         if not self.leading or self.plan is None:
             return False
         window = self._law.window_seconds(self.plan.plan) - self.config.heartbeat_seconds / 2
@@ -256,8 +243,8 @@ class FleetMember:
         ) or board.joins > self.plan.counted
 
     def lead(self, members: dict[str, MemberEntry]) -> bool:
-        """The leader's read of every worker: liveness, the decision when a window is up and
-        the split. True when the rate or the split changed: write it now, not a beat later."""
+        """The leader's read of every worker: liveness, the decision, the split. True when the
+        rate or the split changed: write it now, not a beat later."""
         record = self.plan
         if record is None:
             return False
@@ -314,7 +301,6 @@ class FleetMember:
             self._base, self._base_at = counts, now
             return plan
         seconds = now - self._base_at
-        # A window is up at the heartbeat nearest its end (heartbeats are not exact).
         if seconds < self._law.window_seconds(plan) - self.config.heartbeat_seconds / 2:
             return plan
         # Each worker's rates over its own heartbeats (its own clock): no phase or skew error.
@@ -366,9 +352,8 @@ class FleetMember:
         return self._law.decide(plan, window)
 
     def _merge(self, live: dict[str, MemberEntry]) -> None:
-        """Keeps the last `RateConfig.slot_history` slots of every live worker's timeline: each
-        heartbeat carries its last `slot_sent`, its latest slot (still filling) sent again next
-        time."""
+        """Keeps the last `RateConfig.slot_history` slots of each live worker's timeline (each
+        heartbeat carries its last `slot_sent`)."""
         if all(entry.timeline is None for entry in live.values()):
             self._timelines = {}  # started: the bound is not needed again
             return
@@ -383,8 +368,7 @@ class FleetMember:
                 self._timelines[member] = {k: c for k, c in slots.items() if k > oldest}
 
     def _capped(self) -> float:
-        """The leader split the rate by the want it read in this worker's entry: a want that grew
-        since waits for the next split rather than taking another's part."""
+        """A want that grew since the leader's split waits for the next, not taking another's."""
         record = self.plan
         if record is None or self.leading:
             return UNBOUNDED
@@ -405,8 +389,8 @@ class FleetMember:
         share = 0.0
         if counted and record is not None:
             share = min(self.limiter.want(), record.level, self._capped())
-        # The others of a cold fleet (and a worker not yet counted) may wait for nothing: a call
-        # of theirs would spend the burst the prober measures the quota by, or another's share.
+        # A cold fleet's others (or one not yet counted) may wait: a call would spend the burst
+        # the prober measures by, or another's share.
         floor = 0.0 if starting or not counted else self.config.min_rate
         self.limiter.assign(
             max(share, floor),
