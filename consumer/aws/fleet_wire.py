@@ -71,6 +71,7 @@ def plan_value(record: PlanRecord) -> dict[str, str]:
             "step": _n(plan.step),
             "probing": plan.probing,
             "probed": [[_n(calls), _n(seconds)] for calls, seconds in plan.probed],
+            "dry": plan.dry,
             "fresh": plan.fresh,
             "at": record.at,
             "level": _n(record.level),  # -1: unbounded
@@ -117,6 +118,7 @@ class _PlanWire(BaseModel):
     step: Rate
     probing: Count
     probed: list[tuple[Count | Rate, Seconds]] = Field(max_length=_PROBED)
+    dry: bool = False  # absent from a plan written before it
     fresh: bool
     at: Seconds
     level: Want
@@ -169,6 +171,7 @@ def parse_board(item: Mapping[str, Any], ignored: Ignored | None = None) -> Boar
                 step=wire.step,
                 probing=wire.probing,
                 probed=tuple((float(calls), seconds) for calls, seconds in wire.probed),
+                dry=wire.dry,
                 fresh=wire.fresh,
             ),
             wire.at,

@@ -163,7 +163,8 @@ class Plan:
     quiet_seconds: float = 0.0  # cruising without a throttle since the last cut
     step: float = 0.0  # the probe's current step above the estimate
     probing: int = 0  # windows the current probe has lasted
-    probed: tuple[tuple[float, float], ...] = ()  # the probe's (calls through, seconds) per window
+    probed: tuple[tuple[float, float], ...] = ()  # (calls through, seconds) per window since...
+    dry: bool = False  # ...the bucket last ran dry, when known (a throttle, at most a window on)
     fresh: bool = False  # just decided: the next window's light throttles may predate it
 
 
@@ -209,8 +210,10 @@ class FleetLaw:
         nxt = replace(plan, window=number, fresh=False)
         # Light throttles just after a decision were mostly sent before the workers heard of it.
         stale = plan.fresh and window.throttled > 0 and not self._busy(window)
-        if plan.mode is Mode.FIXED or stale:
+        if plan.mode is Mode.FIXED:
             return nxt
+        if stale:  # the bucket ran dry in it: the history starts again
+            return replace(nxt, probed=(), dry=True)
         if plan.mode is Mode.STARTUP:
             if plan.estimate is None and not (window.throttled or window.throttled_since_start):
                 return replace(nxt, rate=self._join(plan, window))
@@ -222,8 +225,11 @@ class FleetLaw:
             return self._cruise(estimate, 0.0 if exact else config.probe_every_seconds, number)
         if window.throttled > 0:
             return self._cruise(*self._cut(plan, window), number)
-        if not window.limited:
-            return nxt  # short of work: a rate nobody needs would not be tested
+        probed = (*plan.probed, (window.accepted * window.seconds, window.seconds))
+        dry = plan.dry and len(probed) <= config.probe_history
+        nxt = replace(nxt, probed=probed[-config.probe_history :], dry=dry)
+        if not window.limited:  # short of work: a rate nobody needs would not be tested
+            return nxt
         estimate = plan.estimate if plan.estimate is not None else plan.rate
         quiet = plan.quiet_seconds + window.seconds
         if plan.mode is Mode.CRUISE and quiet < config.probe_every_seconds:
@@ -231,9 +237,6 @@ class FleetLaw:
         # Probe a little above, long enough to empty the burst; unthrottled, the step grows.
         probing = plan.probing + 1 if plan.mode is Mode.PROBE else 1
         step = plan.step if plan.mode is Mode.PROBE else config.probe_step
-        probed: tuple[tuple[float, float], ...] = ()
-        if plan.mode is Mode.PROBE:
-            probed = (*plan.probed, (window.accepted * window.seconds, window.seconds))
         if probing > config.probe_flat_windows:
             step = min(config.max_probe_step, step * config.probe_growth)
         return replace(
@@ -244,7 +247,6 @@ class FleetLaw:
             quiet_seconds=quiet,
             step=step,
             probing=probing,
-            probed=probed[len(probed) - config.probe_history :],
         )
 
     def _cruise(self, estimate: float, quiet: float, number: int) -> Plan:
@@ -252,9 +254,9 @@ class FleetLaw:
         config = self.config
         if quiet >= config.probe_every_seconds:  # a lower bound: probe above it at once
             rate, step = estimate * (1.0 + config.probe_step), config.probe_step
-            return Plan(rate, estimate, Mode.PROBE, number, quiet, step, probing=1, fresh=True)
+            return Plan(rate, estimate, Mode.PROBE, number, quiet, step, 1, dry=True, fresh=True)
         rate = max(config.min_rate, estimate * (1.0 - config.margin))
-        return Plan(rate, estimate, Mode.CRUISE, number, quiet_seconds=quiet, fresh=True)
+        return Plan(rate, estimate, Mode.CRUISE, number, quiet, dry=True, fresh=True)
 
     def _join(self, plan: Plan, window: Window) -> float:
         """The others' rate while the prober slow-starts unthrottled: nil while it alone can use
@@ -308,11 +310,21 @@ class FleetLaw:
             # A count above the estimate holds calls sent before the window: lower only.
             return min(estimate, window.accepted), 0.0
         if plan.mode is Mode.PROBE:
-            # What the probe got through since each of its windows began says whether it found
-            # more (the window's own rate holds the burst refilled while cruising).
+            # What got through since each window began, over the seconds since plus the
+            # bucket's depth, bounds the quota (the throttled window's own rate holds the burst
+            # refilled while cruising). Since the bucket last ran dry, without the depth, it
+            # measures it if the bucket never filled meanwhile (none of the quota was lost). A
+            # bound above the estimate, not measured, may be a raised quota: probed at once.
             windows = (*plan.probed, (window.accepted * window.seconds, window.seconds))
             since = accumulate(reversed(windows), lambda a, b: (a[0] + b[0], a[1] + b[1]))
             bound = dry_bucket_bound(since, config.burst_seconds)
+            if plan.dry:
+                calls, seconds = map(sum, zip(*windows, strict=True))
+                rate, depth = calls / seconds, config.burst_seconds
+                sums = accumulate(windows, lambda a, b: (a[0] + b[0], a[1] + b[1]))
+                if all(rate * (t - depth) < n for n, t in sums):
+                    return max(estimate, bound, rate), 0.0
+                bound = max(bound, rate)
             return (bound, config.probe_every_seconds) if bound > estimate else (estimate, 0.0)
         stepped = max(window.accepted, estimate * (1.0 - 3 * margin))
         return min(estimate * (1.0 - margin), stepped), 0.0

@@ -297,9 +297,9 @@ class FleetMember:
         if plan.mode is Mode.FIXED:
             return self._law.first()
         counts = {m: (e.successes, e.throttles, e.at) for m, e in self.live.items()}
-        if self._base is None:
+        if self._base is None:  # a window the history misses: it no longer starts dry
             self._base, self._base_at = counts, now
-            return plan
+            return replace(plan, dry=False)
         seconds = now - self._base_at
         if seconds < self._law.window_seconds(plan) - self.config.heartbeat_seconds / 2:
             return plan

@@ -115,7 +115,7 @@ def _probe_until_throttled(law: FleetLaw, plan: Plan, bucket: Bucket, carried: f
     for index in range(40):
         rate = min(plan.rate, carried if index < 6 else math.inf)
         accepted = throttled = 0
-        end = now + seconds
+        end = (index + 1) * seconds  # the windows tile the time
         while now < end:
             if bucket.take(now):
                 accepted += 1
@@ -128,6 +128,23 @@ def _probe_until_throttled(law: FleetLaw, plan: Plan, bucket: Bucket, carried: f
         if throttled:
             return plan
     raise AssertionError("no throttle")
+
+
+def test_a_probe_s_throttle_measures_the_quota_from_where_the_bucket_last_ran_dry() -> None:
+    # A window throttled throughout (the bucket dry) set a low estimate; the fleet cruised below
+    # the 10/s quota, never long enough to fill the bucket, then probed above it. From the dry
+    # bucket on, no burst is to be allowed for: what got through since, over the seconds since,
+    # is the quota (allowing for a burst, as from a full bucket, says 9.8/s).
+    law = FleetLaw()
+    dried = law.decide(
+        Plan(rate=10.5, estimate=10.5, mode=Mode.CRUISE, window=4),
+        Window(5.0, accepted=9.8, throttled=1.1, limited=True),
+    )
+    assert (dried.mode, dried.estimate, dried.dry) == ("cruise", 9.8, True)
+    cut = _probe_until_throttled(law, dried, Bucket(10.0, 10.0, tokens=1.0), carried=math.inf)
+    assert (cut.mode, cut.dry) == ("cruise", True)
+    assert cut.estimate is not None
+    assert 9.9 <= cut.estimate <= 10.0
 
 
 def test_a_probe_s_throttle_counts_the_refilled_burst_out_of_what_it_measures() -> None:
