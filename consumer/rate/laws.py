@@ -227,7 +227,7 @@ class FleetLaw:
             return self._cruise(*self._cut(plan, window), number)
         probed = (*plan.probed, (window.accepted * window.seconds, window.seconds))
         dry = plan.dry and len(probed) <= config.probe_history
-        nxt = replace(nxt, probed=probed[-config.probe_history :], dry=dry)
+        nxt = replace(nxt, probed=probed[max(0, len(probed) - config.probe_history) :], dry=dry)
         if not window.limited:  # short of work: a rate nobody needs would not be tested
             return nxt
         estimate = plan.estimate if plan.estimate is not None else plan.rate

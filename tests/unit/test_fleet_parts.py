@@ -147,6 +147,25 @@ def test_a_probe_s_throttle_measures_the_quota_from_where_the_bucket_last_ran_dr
     assert 9.9 <= cut.estimate <= 10.0
 
 
+def test_the_plan_keeps_every_window_since_the_bucket_ran_dry_up_to_its_history() -> None:
+    law = FleetLaw()
+    config = law.config
+    plan = law.decide(
+        Plan(rate=10.5, estimate=10.5, mode=Mode.CRUISE, window=4),
+        Window(5.0, accepted=9.8, throttled=1.1, limited=True),
+    )
+    kept = []
+    for index in range(config.probe_history + 2):
+        plan = law.decide(
+            plan, Window(5.0, accepted=9.0 + index / 100, throttled=0.0, limited=True)
+        )
+        kept.append((len(plan.probed), plan.dry, plan.probed[-1][0]))
+    assert kept[: config.probe_history] == [
+        (n + 1, True, 5.0 * (9.0 + n / 100)) for n in range(config.probe_history)
+    ]
+    assert kept[-1] == (config.probe_history, False, 5.0 * (9.0 + (len(kept) - 1) / 100))
+
+
 def test_a_probe_s_throttle_counts_the_refilled_burst_out_of_what_it_measures() -> None:
     # The stack held the fleet under its 50/s quota for half a minute (the bucket full), then
     # carried the growing probe: its throttled window got the quota and the burst through.
