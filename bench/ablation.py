@@ -65,18 +65,18 @@ SHORT_HANDED = (3, 5, 10)  # fleets on 25/s whose workers carry 10/s each
 # (group, table, workers, quota, latency, lag, calls in flight per worker)
 Cell = tuple[str, bool, int, float, float, float, int]
 Figures = tuple[float, float]  # (rate / quota over the middle 80%, throttled share)
-GROUPS = ("with the table", "without it", "short-handed")
+GROUPS = ("table, on time", "table, late", "without it", "short-handed")
 
 
 def cells() -> list[Cell]:
     matrix = [
-        (GROUPS[0] if table else GROUPS[1], table, workers, quota, latency, lag, 32)
+        (GROUPS[bool(lag)] if table else GROUPS[2], table, workers, quota, latency, lag, 32)
         for table, workers, quota, latency, lag in itertools.product(
             (True, False), FLEETS, QUOTAS, LATENCIES, LAGS
         )
     ]
     short = [
-        (GROUPS[2], True, workers, 25.0, 0.1, lag, 1) for workers in SHORT_HANDED for lag in LAGS
+        (GROUPS[3], True, workers, 25.0, 0.1, lag, 1) for workers in SHORT_HANDED for lag in LAGS
     ]
     return matrix + short
 

@@ -39,7 +39,8 @@ class Phase(enum.StrEnum):
 class RateConfig:
     # -- the quota's bucket, as the laws model it ----------------------------------------------
     burst_seconds: float = 1.0  # its depth in seconds of its quota: what a measurement allows for
-    min_rate: float = 0.5  # calls/s no law goes below: a cut never stops a worker
+    min_rate: float = 0.5  # calls/s no law goes below (a cut never stops a worker), and the
+    # least a worker short of work wants (before its first call it asks for some, not none)
 
     # -- one worker's own law (`LocalLaw`) -----------------------------------------------------
     initial_rate: float = 4.0  # calls/s before anything is known: slow start grows from it, and
@@ -78,8 +79,6 @@ class RateConfig:
     # the next decision
     catch_up_seconds: float = 0.5  # calls held up elsewhere go at once for up to this long
     # behind their schedule: the bucket refilled by as many meanwhile
-    min_want: float = 1.0  # calls/s a worker short of work wants at least: an entry written
-    # before its first call asks for some of a known quota, not for nothing
     repeat_share: float = 0.1  # a command's repeated throttle is the quota's if, over the last
     # window, other calls were throttled or repeated ones were this share of the calls
     recent_seconds: float = 60.0  # the operator view's "last minute"

@@ -216,7 +216,7 @@ class QuotaLimiter:
             return UNBOUNDED
         config = self.config
         ok, thr = self.tally.recent(self._clock.monotonic(), config.window_seconds)
-        return max(config.min_want, (ok + thr) / config.window_seconds)
+        return max(config.min_rate, (ok + thr) / config.window_seconds)
 
     # -- RateLimiter -----------------------------------------------------------------------
 

@@ -370,7 +370,7 @@ def test_a_plan_that_stops_changing_is_taken_over_by_a_write_conditioned_on_its_
         member.absorb(Board(plan, pulse=pulse, joins=2), Outbox(join=pulse == 1))
         assert member.outbox().plan is None
         clock.now += 1.0
-    assert member.limiter.share == pytest.approx(1.0)  # its want: it is short of work
+    assert member.limiter.share == member.config.min_rate  # its want: it is short of work
     for _ in range(int(member.config.expiry_seconds)):  # then its pulse stops
         member.absorb(Board(plan, pulse=7, joins=2), Outbox())
         clock.now += 1.0
@@ -411,15 +411,16 @@ def test_a_want_that_grows_between_two_splits_waits_for_the_next_one() -> None:
     member = FleetMember("m", "h", QuotaLimiter(clock, local=LocalLaw()), clock, fixed_rate=20.0)
     joined = PlanRecord(fixed_plan(20.0), clock.time(), "a", 10.0, 2, 2)
     member.absorb(Board(joined, pulse=1, joins=2), Outbox(join=True))
-    for _ in range(2):  # short of work: it wants 1/s
-        assert member.entry().want == 1.0
-    split = replace(joined, level=19.0)  # the leader read that: "a" may take 19/s
+    least = member.config.min_rate
+    for _ in range(2):  # short of work: it wants the least
+        assert member.entry().want == least
+    split = replace(joined, level=20.0 - least)  # the leader read that: "a" may take the rest
     member.absorb(Board(split, pulse=2, joins=2), Outbox())
-    assert member.limiter.share == 1.0
+    assert member.limiter.share == least
     member.limiter.waited()  # a backlog: its calls wait
     assert math.isinf(member.entry().want)
     member.absorb(Board(split, pulse=3, joins=2), Outbox())
-    assert member.limiter.share == 1.0  # not 19: the two would send 38/s of a quota of 20
+    assert member.limiter.share == least  # not 19.5: the two would send 39/s of 20
     member.entry()
     member.absorb(Board(replace(split, level=10.0), pulse=4, joins=2), Outbox())
     assert member.limiter.share == 10.0  # the next split counts what it wants
