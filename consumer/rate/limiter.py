@@ -1,19 +1,11 @@
-"""The worker's side of the fleet's quota: the gate every Cognito unlink call passes.
+"""The gate every Cognito unlink call passes: `QuotaLimiter`, the `RateLimiter` the executor knows.
 
-`QuotaLimiter` paces calls GCRA-style, one every ``1/rate`` seconds, at a rate its state
-(`Gate`, changed by `_move` alone) says where to take from: a share of the fleet's plan,
-braked at once by a throttle until the next decision reaches everyone; while a cold fleet
-starts, the prober's own `LocalLaw` (slow start is too quick for a decision a second) and the
-others' nil share; its own `LocalLaw` without a table, or while the table cannot be reached
-(from the last share: a worker never stops for want of the table); or a configured rate.
-A caller waiting for its slot sleeps until it, once, woken early only by a change of rate
-that brings the slot nearer: one timer per call, whatever the rate.
-
-It counts its calls (`Tally`) for the coordinator's reports and the operator view. A throttle
-of a command throttled on an earlier receive too, while other calls get through, is put down
-to that command (a poisoned target answering TooManyRequests to every try), not the quota:
-counted apart (``repeats``), it neither cuts nor brakes. It implements `RateLimiter`, the seam
-the executor knows.
+It paces calls GCRA-style, one every ``1/rate`` seconds, at a rate its `Gate` says where to take
+from: a share of the fleet's plan (braked by a throttle until the next decision), a worker's own
+`LocalLaw` (no table, the table out of reach, or the prober of a starting fleet) or a configured
+rate. A waiting caller sleeps once until its slot, woken early only by a rate that brings it
+nearer. A repeated throttle of one command while other calls get through is put down to that
+command (a poisoned target), not the quota: counted apart, it neither cuts nor brakes.
 """
 
 from __future__ import annotations
@@ -39,8 +31,7 @@ class Tally:
     _slots: deque[list[int]] = field(default_factory=deque)  # [wall-clock slot, successes]
 
     def add(self, now: float, ok: int, throttled: int, wall: float | None = None) -> None:
-        """``now`` (monotonic) times the last minute; ``wall``, when given, the successes'
-        slots the fleet sums across workers (see `timeline`)."""
+        """``now`` (monotonic) times the last minute; ``wall`` the successes' fleet-wide slots."""
         self.successes += ok
         self.throttles += throttled
         if ok and wall is not None:
@@ -139,13 +130,9 @@ class QuotaLimiter:
         return self._local if self.state in (Gate.LOCAL, Gate.PROBER) else None
 
     def _move(self, to: Gate, plan_window: int | None = None) -> None:
-        """The gate's one transition function: every change of state goes through here.
-
-        A brake (a throttle, or the fleet's in a probe or a start) holds until the fleet's next
-        decision; a configured fleet rate (``brake`` 1) and a worker's own law never brake.
-        Detached from the table, a worker's own law goes on from its share; a prober's law is
-        running already, and one of a starting fleet's others slow-starts (its trickle is no
-        rate to go on from)."""
+        """The gate's one transition function. A brake holds until the fleet's next decision;
+        a configured rate and a worker's own law never brake. Detached, a worker's own law goes
+        on from its share (a starting fleet's other slow-starts: a trickle is no rate)."""
         now = self._clock.monotonic()
         state = self.state
         if to is Gate.BRAKED:
@@ -175,14 +162,10 @@ class QuotaLimiter:
         starting: bool = False,
         phase: float = 0.0,
     ) -> None:
-        """A share of the fleet's rate from decision ``plan_window``.
-
-        A throttle multiplies the share by ``brake`` at once, before the fleet's decision can
-        reach this worker (see `_move`). ``steer``: the fleet is starting and this worker
-        slow-starts for it: its own law sets its rate until a share does. ``starting`` without
-        ``steer``: one of the others, whose share may be nil; when one arrives, its first call
-        goes ``phase`` (0-1) of a slot from now, so the others released at once do not spend the
-        bucket's burst together.
+        """A share of the fleet's rate from decision ``plan_window``, multiplied by ``brake`` at
+        a throttle. ``steer``: this worker slow-starts for a starting fleet on its own law.
+        ``starting``: one of the others, whose share may be nil; a share arriving sends its
+        first call ``phase`` (0-1) of a slot on, so the others do not spend the burst together.
         """
         held = self.state is not Gate.FIXED and self._law() is None and self.rate == 0.0
         self._brake = self.config.brake if brake is None else brake
@@ -201,15 +184,13 @@ class QuotaLimiter:
         self._move(Gate.BRAKED)
 
     def limited(self, seconds: float | None = None) -> bool:
-        """A call waited for its slot lately (`RateConfig.limited_seconds`): more rate would be
-        used."""
+        """A call waited for its slot lately: more rate would be used."""
         recent = self.config.limited_seconds if seconds is None else seconds
         return self._since_waited() <= recent
 
     def want(self) -> float:
-        """Calls/s this worker could use: unbounded while its rate holds calls back (in slow
-        start, while it grows: a prober that stopped growing says so at its next heartbeat);
-        else what it sent over the last window."""
+        """Calls/s this worker could use: unbounded while its rate holds calls back; else what
+        it sent over the last window."""
         law = self._law()
         recent = law.config.slow_start_limited_seconds if law and law.slow_start else None
         if self.limited(recent):
@@ -231,12 +212,10 @@ class QuotaLimiter:
 
     def grant(self) -> None:
         """The next call goes now: keeps the schedule while busy, restarts it after a pause.
-        The calls it fell behind by (a caller woken late by a busy event loop, a slow answer,
-        a short receive) catch up at once, up to `RateConfig.catch_up_seconds` of its rate:
-        what was not sent refilled the bucket. Without it, every late wake-up loses slots, the
-        rate no longer says what is sent, and a law raising its rate while calls wait runs away
-        from the quota. Not where the bucket is about empty: while a law slow-starts, on a
-        starting fleet's plan, on a braked share."""
+        Calls it fell behind by (a late wake-up, a slow answer) catch up at once, up to
+        `RateConfig.catch_up_seconds` of its rate, since the bucket refilled meanwhile; else
+        the rate no longer says what is sent. Not where the bucket is about empty: in slow
+        start, on a starting fleet's plan, on a braked share."""
         now = self._clock.monotonic()
         due = self.due()
         rate = self.rate
@@ -253,8 +232,7 @@ class QuotaLimiter:
         self._paced_at = self._clock.monotonic()
 
     def sleeping(self, until: float | None) -> None:
-        """A caller sleeps until ``until`` (monotonic, inf: held) for its slot; None: it woke.
-        The rate holds calls back all the while."""
+        """A caller sleeps until ``until`` (inf: held) for its slot; None: it woke."""
         if until is not None or self._asleep_until is not None:
             self.waited()
         self._asleep_until = until
@@ -266,8 +244,8 @@ class QuotaLimiter:
         return self._clock.monotonic() - self._paced_at
 
     async def acquire(self) -> None:
-        # One caller at a time waits for the next slot and re-reads the rate when it wakes:
-        # callers queued behind it never hold slots computed from a rate that has since changed.
+        # One caller at a time waits and re-reads the rate when it wakes: no slot is held from
+        # a rate that has since changed.
         async with self._turn:
             while (wait := self.due() - self._clock.monotonic()) > 0:
                 await self._sleep(wait)
@@ -294,9 +272,8 @@ class QuotaLimiter:
             self._nearer.set()
 
     def _fed(self) -> LocalLaw | None:
-        """The law to feed: its own, but a prober's only until its first throttle has been
-        measured. The prober then holds the quota it measured until the fleet takes over, so
-        the take-over starts from that measurement, not from what later cuts left of it."""
+        """The law to feed: a prober's only until its first throttle measured the quota, which
+        it then holds for the fleet's take-over."""
         law = self._law()
         if law is None or (self.state is Gate.PROBER and not law.slow_start):
             return None
@@ -320,8 +297,6 @@ class QuotaLimiter:
             while self._repeated[0] < now - self.config.window_seconds:
                 self._repeated.popleft()
         if repeated and not self._quota_throttles(now):
-            # A command throttled on receive after receive while every other call gets
-            # through (a poisoned target): it would walk the rate down to nothing.
             self.repeats += 1
             return
         self.tally.add(now, 0, 1)
@@ -331,8 +306,8 @@ class QuotaLimiter:
             self.brake()
 
     def _quota_throttles(self, now: float) -> bool:
-        """Whether the quota is throttling lately: other calls were throttled too, or repeated
-        throttles are no longer a few commands' (a backlog of retries behind a spent quota)."""
+        """Other calls were throttled lately too, or repeated throttles are no longer a few
+        commands' (a backlog of retries behind a spent quota)."""
         ok, throttled = self.tally.recent(now, self.config.window_seconds)
         repeated = len(self._repeated)
         share = self.config.repeat_share * (ok + throttled + repeated)
