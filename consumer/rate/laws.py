@@ -208,8 +208,8 @@ class FleetLaw:
         config = self.config
         number = plan.window + 1
         nxt = replace(plan, window=number, fresh=False)
-        # Light throttles just after a decision were mostly sent before the workers heard of it.
-        stale = plan.fresh and window.throttled > 0 and not self._busy(window)
+        # Throttles just after a decision may have been sent before the workers heard of it.
+        stale = plan.fresh and window.throttled > 0
         if plan.mode is Mode.FIXED:
             return nxt
         if stale:  # the bucket ran dry in it: the history starts again

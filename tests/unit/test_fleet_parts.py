@@ -63,13 +63,26 @@ def test_a_probe_s_heavily_throttled_window_under_the_estimate_steps_down_only_a
     cut = law.decide(probing, Window(5.0, accepted=21.0, throttled=4.5, limited=True))
     assert cut.mode == "cruise"
     assert cut.estimate == pytest.approx(23.5)
-    # A lowered quota shows in the cruise that follows, throttled throughout: measured then.
+    # A lowered quota shows in the cruise that follows, throttled throughout: measured then,
+    # from its second window on (the first may count throttles sent before the decision).
     lowered = Window(law.window_seconds(cut), accepted=20.0, throttled=4.0, limited=True)
-    assert law.decide(cut, lowered).estimate == 20.0
+    checked = law.decide(cut, lowered)
+    assert checked.estimate == pytest.approx(23.5)
+    assert law.decide(checked, lowered).estimate == 20.0
     # A raised quota a growing probe ran far past is measured at once.
     grown = replace(probing, rate=50.0, step=1.0)
     raised = Window(5.0, accepted=40.0, throttled=10.0, limited=True)
     assert law.decide(grown, raised).estimate == 40.0
+
+
+def test_the_window_after_a_take_over_does_not_measure_throttles_sent_before_it() -> None:
+    # The others held at a nil share since the first throttle, the prober at what it measured:
+    # throttles of calls sent before the take-over (a stack that queues them answers late)
+    # come back in a window the fleet sent under the quota. Measured, 20/s of a quota of 25.
+    law = FleetLaw()
+    taken = Plan(rate=24.5, estimate=25.0, mode=Mode.CRUISE, window=4, dry=True, fresh=True)
+    plan = law.decide(taken, Window(5.0, accepted=20.0, throttled=4.0, limited=True))
+    assert (plan.mode, plan.estimate, plan.rate) == ("cruise", 25.0, 24.5)
 
 
 def test_a_throttled_window_above_the_cruise_never_raises_the_estimate() -> None:
