@@ -66,7 +66,8 @@ class RateConfig:
     probe_flat_windows: int = 3  # ...for this many windows (long enough to empty the burst)...
     probe_growth: float = 2.0  # ...then each quiet window multiplies the step...
     max_probe_step: float = 4.0  # ...up to this
-    probe_history: int = 12  # windows of a probe whose calls its throttle measures the quota by
+    probe_history: int = 12  # windows since the last throttle the plan keeps: a probe's
+    # throttle measures the quota by them
     busy_fraction: float = 0.1  # a window this share throttled measured the quota exactly
     startup_alone_windows: int = 10  # a cold fleet's prober slow-starts alone for at most this
     # many heartbeats while its calls still wait; then (or once it can send no more) the others

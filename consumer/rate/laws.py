@@ -165,7 +165,7 @@ class Plan:
     probing: int = 0  # windows the current probe has lasted
     probed: tuple[tuple[float, float], ...] = ()  # (calls through, seconds) per window since...
     dry: bool = False  # ...the bucket last ran dry, when known (a throttle, at most a window on)
-    fresh: bool = False  # just decided: the next window's light throttles may predate it
+    fresh: bool = False  # just decided: the next window's throttles may predate it
 
 
 def brake_for(plan: Plan, config: RateConfig) -> float:
