@@ -390,10 +390,12 @@ class FleetMember:
         if counted and record is not None:
             share = min(self.limiter.want(), record.level, self._capped())
         # A cold fleet's others (or one not yet counted) may wait: a call would spend the burst
-        # the prober measures by, or another's share.
-        floor = 0.0 if starting or not counted else self.config.min_rate
+        # the prober measures by, or another's share. A learned share never falls below the
+        # laws' least; a known quota's does (ten workers on 3/s take 0.3/s each).
+        if counted and plan.mode not in (Mode.STARTUP, Mode.FIXED):
+            share = max(share, self.config.min_rate)
         self.limiter.assign(
-            max(share, floor),
+            share,
             plan.window,
             brake=brake_for(plan, self.config),
             steer=starting and self.leading,
