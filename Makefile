@@ -62,8 +62,13 @@ $(CHECKOV_STAMP): $(STAMP)
 checkov: $(CHECKOV_STAMP)
 	$(TOOLS)/bin/checkov --directory infra --compact --quiet --skip-download
 
+## The suite on PYTEST_WORKERS processes, each with its own local stack; a test file stays on one
+## worker, so its module fixtures (cfn-lint, the wheel build) run once and its tests in order.
+# --no-loadscope-reorder: files go out in collection order, which starts the slow ones first
+# (tests/conftest.py), instead of by their number of tests.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) promtool
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## The docs site into site/; --strict: a broken link, a missing page or a warning fails the build.
 # (NO_MKDOCS_2_WARNING: Material's banner about its successor, printed on every build.)

@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 NO_RETRIES = AioConfig(retries={"mode": "standard", "total_max_attempts": 1})
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding a `slow` test run first (stable order otherwise).
+
+    `make pytest` hands whole files to parallel workers in collection order: started first, the
+    long files overlap with the short ones instead of one running alone at the end.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(autouse=True)
 def _clean_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Strips AWS_* and UNLINK_* variables so a real account can never be reached by accident."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow
 N = 30
 FLAGS = ["-n", str(N), "--idle-wait", "1", "--ceiling-n", "60", "--timeout", "40"]
 FLAGS += ["--hold-seconds", "1"]

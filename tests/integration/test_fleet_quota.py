@@ -36,16 +36,18 @@ async def test_a_retry_waiting_longer_than_the_call_timeout_for_its_slot_is_no_f
 ) -> None:
     stack = clean_faults
     _, commands = two_developer_commands(stack)
-    limiter = RecordingLimiter(wait_s=2.6)
+    # The retry's wait for its slot is a second longer than the call timeout, which leaves each
+    # HTTP attempt 2 s: a loaded machine may take a second to answer, never two.
+    limiter = RecordingLimiter(wait_s=3.0)
     # A token per 2.5 s (a quota of its own: the stack keeps a bucket per quota setting).
     stack.faults.quota_rps, stack.faults.quota_burst = 0.4, 1.0
     config = AioConfig(retries={"mode": "standard", "total_max_attempts": 2})
     async with get_session().create_client(
         "cognito-identity", region_name="us-east-1", config=config
     ) as client:
-        executor = CognitoExecutor(client, limiter, timeout_seconds=1.0)
+        executor = CognitoExecutor(client, limiter, timeout_seconds=2.0)
         await executor.execute(commands[0])  # takes the bucket's only token
-        # Throttled at once; its retry waits 2.6 s for the limiter, past the 1 s call timeout,
+        # Throttled at once; its retry waits 3 s for the limiter, past the 2 s call timeout,
         # then gets through: the timeout bounds the HTTP attempts, not the wait for the quota.
         await executor.execute(commands[1])
     assert limiter.throttles == 1
