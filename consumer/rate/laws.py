@@ -208,11 +208,10 @@ class FleetLaw:
         config = self.config
         number = plan.window + 1
         nxt = replace(plan, window=number, fresh=False)
-        # Throttles just after a decision may have been sent before the workers heard of it.
-        stale = plan.fresh and window.throttled > 0
         if plan.mode is Mode.FIXED:
             return nxt
-        if stale:  # the bucket ran dry in it: the history starts again
+        if plan.fresh and window.throttled > 0:
+            # Maybe sent before the workers heard of the decision; the bucket ran dry in it.
             return replace(nxt, probed=(), dry=True)
         if plan.mode is Mode.STARTUP:
             if plan.estimate is None and not (window.throttled or window.throttled_since_start):
@@ -316,18 +315,21 @@ class FleetLaw:
             # measures it if the bucket never filled meanwhile (none of the quota was lost). A
             # bound above the estimate, not measured, may be a raised quota: probed at once.
             windows = (*plan.probed, (window.accepted * window.seconds, window.seconds))
-            since = accumulate(reversed(windows), lambda a, b: (a[0] + b[0], a[1] + b[1]))
-            bound = dry_bucket_bound(since, config.burst_seconds)
+            bound = dry_bucket_bound(_totals(reversed(windows)), config.burst_seconds)
             if plan.dry:
-                calls, seconds = map(sum, zip(*windows, strict=True))
-                rate, depth = calls / seconds, config.burst_seconds
-                sums = accumulate(windows, lambda a, b: (a[0] + b[0], a[1] + b[1]))
-                if all(rate * (t - depth) < n for n, t in sums):
+                sums = list(_totals(windows))
+                rate = sums[-1][0] / sums[-1][1]
+                if all(rate * (t - config.burst_seconds) < n for n, t in sums):
                     return max(estimate, bound, rate), 0.0
                 bound = max(bound, rate)
             return (bound, config.probe_every_seconds) if bound > estimate else (estimate, 0.0)
         stepped = max(window.accepted, estimate * (1.0 - 3 * margin))
         return min(estimate * (1.0 - margin), stepped), 0.0
+
+
+def _totals(windows: Iterable[tuple[float, float]]) -> Iterable[tuple[float, float]]:
+    """Running sums of (calls, seconds)."""
+    return accumulate(windows, lambda a, b: (a[0] + b[0], a[1] + b[1]))
 
 
 def split_level(rate: float, wants: Iterable[float]) -> float:
