@@ -29,6 +29,7 @@ class VirtualClock:
 
     def __init__(self, start: float = 1_000.0) -> None:
         self.now = start
+        self.wakeups = 0  # sleeps that ran to their deadline (not cancelled)
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
@@ -45,6 +46,7 @@ class VirtualClock:
         wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), wake))
         await wake
+        self.wakeups += 1
 
     async def settle(self) -> None:
         for _ in range(SETTLE_ROUNDS):
